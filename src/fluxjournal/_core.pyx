@@ -1,0 +1,1187 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled hot path of fluxjournal.
+
+A JSON decoder that returns exactly what ``json.loads`` returns, a decoder for the
+journal's response shape that keeps ``jobspec`` and ``R`` as raw slices until they are
+read, and the event classes. ``fluxjournal._pycore`` is the pure-Python twin: same
+names, same results.
+
+Positions in errors index the input as given: bytes for bytes-like input, characters
+for ``str`` input.
+"""
+
+import json
+import time as _time
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem, PyDict_New, PyDict_SetItem
+from cpython.float cimport PyFloat_FromDouble
+from cpython.list cimport PyList_Append, PyList_New
+from cpython.long cimport PyLong_FromLongLong
+from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.math cimport INFINITY, NAN
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcmp, memcpy
+
+from fluxjournal.errors import JSONDecodeError, MalformedResponse
+from fluxjournal.jobid import JobID
+
+cdef extern from "Python.h":
+    double PyOS_string_to_double(const char *s, char **endptr, PyObject *exc) except? -1.0
+    object PyLong_FromString(const char *s, char **pend, int base)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void *PyUnicode_DATA(object o)
+    bint PyUnicode_IS_ASCII(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+
+#: Containers nested deeper than this are refused (``json.loads`` itself gives up with a
+#: RecursionError near 1000). Journal payloads nest fewer than 20 levels.
+MAX_DEPTH = 512
+cdef Py_ssize_t C_MAX_DEPTH = 512
+
+# ---------------------------------------------------------------------------
+# Buffers and failures
+# ---------------------------------------------------------------------------
+
+cdef struct Cursor:
+    const unsigned char *buf   # the UTF-8 document
+    Py_ssize_t length
+    Py_ssize_t depth           # containers currently open
+    unsigned char *scratch     # unescaped string bytes, grown on demand
+    Py_ssize_t scratch_cap
+
+
+class _Fail(Exception):
+    """Internal: a parse failure at a byte offset; turned into JSONDecodeError by the caller."""
+
+
+cdef int fail(str msg, Py_ssize_t pos) except -1:
+    raise _Fail(msg, pos)
+
+
+cdef inline Py_ssize_t skip_ws(Cursor *c, Py_ssize_t i) noexcept nogil:
+    cdef unsigned char ch
+    while i < c.length:
+        ch = c.buf[i]
+        if ch == 32 or ch == 10 or ch == 13 or ch == 9:
+            i += 1
+        else:
+            break
+    return i
+
+
+cdef int grow_scratch(Cursor *c, Py_ssize_t need) except -1:
+    cdef Py_ssize_t cap = c.scratch_cap if c.scratch_cap else 256
+    cdef unsigned char *p
+    while cap < need:
+        cap *= 2
+    p = <unsigned char *>realloc(c.scratch, cap)
+    if p == NULL:
+        raise MemoryError()
+    c.scratch = p
+    c.scratch_cap = cap
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Short-string cache: keys and names repeat in every event, so share one str each
+# ---------------------------------------------------------------------------
+
+cdef enum:
+    CACHE_SLOTS = 2048
+    CACHE_MAXLEN = 32
+
+cdef struct CacheSlot:
+    Py_ssize_t length
+    PyObject *value
+    unsigned char text[CACHE_MAXLEN]
+
+cdef CacheSlot string_cache[CACHE_SLOTS]
+
+
+cdef inline object new_ascii(const unsigned char *p, Py_ssize_t n):
+    cdef object s = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_DATA(s), p, n)
+    return s
+
+
+cdef object cached_ascii(const unsigned char *p, Py_ssize_t n):
+    """Return the str for ``n`` ASCII bytes, reusing the one made last time when it matches."""
+    cdef unsigned int h = 2166136261u
+    cdef Py_ssize_t k
+    cdef CacheSlot *slot
+    cdef object s
+    for k in range(n):
+        h = (h ^ p[k]) * 16777619u
+    slot = &string_cache[h & (CACHE_SLOTS - 1)]
+    if slot.value != NULL and slot.length == n and memcmp(slot.text, p, n) == 0:
+        return <object>slot.value
+    s = new_ascii(p, n)
+    Py_XDECREF(slot.value)
+    Py_INCREF(s)
+    slot.value = <PyObject *>s
+    slot.length = n
+    memcpy(slot.text, p, n)
+    return s
+
+
+# ---------------------------------------------------------------------------
+# Strings
+# ---------------------------------------------------------------------------
+
+cdef Py_ssize_t utf8_invalid_at(const unsigned char *s, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
+    """Offset of the first sequence Python's UTF-8 decoder (surrogatepass) refuses, or -1."""
+    cdef unsigned char c, c1
+    while i < end:
+        c = s[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if c < 0xC2 or c > 0xF4:
+            return i
+        if c < 0xE0:
+            if i + 1 >= end or (s[i + 1] & 0xC0) != 0x80:
+                return i
+            i += 2
+        elif c < 0xF0:
+            if i + 2 >= end:
+                return i
+            c1 = s[i + 1]
+            if (c1 & 0xC0) != 0x80 or (c == 0xE0 and c1 < 0xA0) or (s[i + 2] & 0xC0) != 0x80:
+                return i
+            i += 3
+        else:
+            if i + 3 >= end:
+                return i
+            c1 = s[i + 1]
+            if ((c1 & 0xC0) != 0x80 or (c == 0xF0 and c1 < 0x90) or (c == 0xF4 and c1 > 0x8F)
+                    or (s[i + 2] & 0xC0) != 0x80 or (s[i + 3] & 0xC0) != 0x80):
+                return i
+            i += 4
+    return -1
+
+
+cdef int check_utf8(Cursor *c, Py_ssize_t start, Py_ssize_t end) except -1:
+    cdef Py_ssize_t bad = utf8_invalid_at(c.buf, start, end)
+    if bad >= 0:
+        fail("Invalid UTF-8 sequence", bad)
+    return 0
+
+
+cdef inline int hex_value(unsigned char ch) noexcept nogil:
+    if 48 <= ch <= 57:
+        return ch - 48
+    if 97 <= ch <= 102:
+        return ch - 87
+    if 65 <= ch <= 70:
+        return ch - 55
+    return -1
+
+
+cdef Py_ssize_t read_hex4(Cursor *c, Py_ssize_t i, Py_ssize_t u_pos) except -1:
+    """The code unit of the 4 hex digits at ``i``; errors point at the ``u`` as json does."""
+    cdef Py_ssize_t value = 0
+    cdef int d
+    cdef Py_ssize_t k
+    for k in range(i, i + 4):
+        d = hex_value(c.buf[k])
+        if d < 0:
+            fail("Invalid \\uXXXX escape", u_pos)
+        value = (value << 4) | d
+    return value
+
+
+cdef inline Py_ssize_t put_utf8(unsigned char *out, Py_ssize_t n, Py_ssize_t cp) noexcept nogil:
+    """Append code point ``cp`` (surrogates allowed, as surrogatepass writes them)."""
+    if cp < 0x80:
+        out[n] = <unsigned char>cp
+        return n + 1
+    if cp < 0x800:
+        out[n] = <unsigned char>(0xC0 | (cp >> 6))
+        out[n + 1] = <unsigned char>(0x80 | (cp & 0x3F))
+        return n + 2
+    if cp < 0x10000:
+        out[n] = <unsigned char>(0xE0 | (cp >> 12))
+        out[n + 1] = <unsigned char>(0x80 | ((cp >> 6) & 0x3F))
+        out[n + 2] = <unsigned char>(0x80 | (cp & 0x3F))
+        return n + 3
+    out[n] = <unsigned char>(0xF0 | (cp >> 18))
+    out[n + 1] = <unsigned char>(0x80 | ((cp >> 12) & 0x3F))
+    out[n + 2] = <unsigned char>(0x80 | ((cp >> 6) & 0x3F))
+    out[n + 3] = <unsigned char>(0x80 | (cp & 0x3F))
+    return n + 4
+
+
+cdef Py_ssize_t scan_plain_string(Cursor *c, Py_ssize_t i, bint *ascii) except -2:
+    """From ``i`` (after the quote) to the closing quote or the first backslash.
+
+    Returns the offset of that byte; refuses control characters and unterminated strings.
+    """
+    cdef const unsigned char *buf = c.buf
+    cdef Py_ssize_t n = c.length
+    cdef unsigned char ch
+    cdef bint only_ascii = True
+    while i < n:
+        ch = buf[i]
+        if ch == 34 or ch == 92:
+            ascii[0] = only_ascii
+            return i
+        if ch < 0x20:
+            fail("Invalid control character at", i)
+        if ch >= 0x80:
+            only_ascii = False
+        i += 1
+    return -1
+
+
+cdef object parse_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+    """The string whose opening quote is at ``i - 1``; ``end`` gets the offset after it."""
+    cdef Py_ssize_t begin = i - 1
+    cdef bint ascii = True
+    cdef Py_ssize_t j = scan_plain_string(c, i, &ascii)
+    if j < 0:
+        fail("Unterminated string starting at", begin)
+    if c.buf[j] == 92:
+        return parse_escaped_string(c, i, j, end, build)
+    end[0] = j + 1
+    if ascii:
+        if not build:
+            return None
+        if j - i <= CACHE_MAXLEN:
+            return cached_ascii(c.buf + i, j - i)
+        return new_ascii(c.buf + i, j - i)
+    check_utf8(c, i, j)
+    if not build:
+        return None
+    return PyUnicode_DecodeUTF8(<const char *>(c.buf + i), j - i, "surrogatepass")
+
+
+cdef object parse_escaped_string(Cursor *c, Py_ssize_t i, Py_ssize_t j, Py_ssize_t *end,
+                                 bint build):
+    """Slow path: a string with escapes, unescaped into the scratch buffer as UTF-8."""
+    cdef Py_ssize_t begin = i - 1
+    cdef Py_ssize_t n = c.length
+    cdef Py_ssize_t out = 0
+    cdef Py_ssize_t cp, low, u_pos
+    cdef bint ascii = True
+    cdef unsigned char ch
+    while True:
+        # the plain run [i, j), then the byte at j: a quote or a backslash
+        if not ascii:
+            check_utf8(c, i, j)
+        if build:
+            if out + (j - i) + 8 > c.scratch_cap:
+                grow_scratch(c, out + (j - i) + 8)
+            memcpy(c.scratch + out, c.buf + i, j - i)
+            out += j - i
+        if c.buf[j] == 34:
+            end[0] = j + 1
+            break
+        j += 1
+        if j >= n:
+            fail("Unterminated string starting at", begin)
+        ch = c.buf[j]
+        if ch == 117:  # \uXXXX
+            u_pos = j
+            if j + 5 > n - 1:
+                fail("Invalid \\uXXXX escape", u_pos)
+            cp = read_hex4(c, j + 1, u_pos)
+            j += 5
+            if 0xD800 <= cp <= 0xDBFF and j + 6 < n and c.buf[j] == 92 and c.buf[j + 1] == 117:
+                low = read_hex4(c, j + 2, j + 1)
+                if 0xDC00 <= low <= 0xDFFF:
+                    cp = 0x10000 + (((cp - 0xD800) << 10) | (low - 0xDC00))
+                    j += 6
+        else:
+            if ch == 34 or ch == 92 or ch == 47:
+                cp = ch
+            elif ch == 98:
+                cp = 8
+            elif ch == 102:
+                cp = 12
+            elif ch == 110:
+                cp = 10
+            elif ch == 114:
+                cp = 13
+            elif ch == 116:
+                cp = 9
+            else:
+                fail("Invalid \\escape", j - 1)
+            j += 1
+        if build:
+            out = put_utf8(c.scratch, out, cp)
+        i = j
+        j = scan_plain_string(c, i, &ascii)
+        if j < 0:
+            fail("Unterminated string starting at", begin)
+    if not build:
+        return None
+    return PyUnicode_DecodeUTF8(<const char *>c.scratch, out, "surrogatepass")
+
+
+# ---------------------------------------------------------------------------
+# Numbers and constants
+# ---------------------------------------------------------------------------
+
+cdef inline bint is_digit(unsigned char ch) noexcept nogil:
+    return 48 <= ch <= 57
+
+
+cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint is_float):
+    """Convert the validated number text [start, stop) exactly as ``float()``/``int()`` do."""
+    cdef char small[64]
+    cdef bytes big
+    cdef const char *text
+    cdef Py_ssize_t n = stop - start
+    cdef long long acc = 0
+    cdef Py_ssize_t k = start
+    cdef bint negative = False
+    if not is_float and n <= 18:
+        if c.buf[k] == 45:
+            negative = True
+            k += 1
+        while k < stop:
+            acc = acc * 10 + (c.buf[k] - 48)
+            k += 1
+        return PyLong_FromLongLong(-acc if negative else acc)
+    if n < 64:
+        memcpy(small, c.buf + start, n)
+        small[n] = 0
+        text = small
+    else:
+        big = (<const char *>(c.buf + start))[:n]
+        text = PyBytes_AS_STRING(big)
+    if is_float:
+        return PyFloat_FromDouble(PyOS_string_to_double(text, NULL, NULL))
+    try:
+        return PyLong_FromString(text, NULL, 10)
+    except ValueError as exc:  # beyond sys.get_int_max_str_digits()
+        fail(str(exc), start)
+
+
+cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+    """A JSON number at ``i``, matched with the same grammar and lookahead as json."""
+    cdef const unsigned char *buf = c.buf
+    cdef Py_ssize_t last = c.length - 1
+    cdef Py_ssize_t start = i
+    cdef Py_ssize_t e_start
+    cdef bint is_float = False
+    if buf[i] == 45:
+        i += 1
+        if i > last:
+            fail("Expecting value", start)
+    if 49 <= buf[i] <= 57:
+        i += 1
+        while i <= last and is_digit(buf[i]):
+            i += 1
+    elif buf[i] == 48:
+        i += 1
+    else:
+        fail("Expecting value", start)
+    if i < last and buf[i] == 46 and is_digit(buf[i + 1]):
+        is_float = True
+        i += 2
+        while i <= last and is_digit(buf[i]):
+            i += 1
+    if i < last and (buf[i] == 101 or buf[i] == 69):
+        e_start = i
+        i += 1
+        if i < last and (buf[i] == 45 or buf[i] == 43):
+            i += 1
+        while i <= last and is_digit(buf[i]):
+            i += 1
+        if is_digit(buf[i - 1]):
+            is_float = True
+        else:
+            i = e_start
+    end[0] = i
+    if not build:
+        return None
+    return number_from_text(c, start, i, is_float)
+
+
+cdef inline bint matches(Cursor *c, Py_ssize_t i, const char *word, Py_ssize_t n) noexcept nogil:
+    return i + n <= c.length and memcmp(c.buf + i, word, n) == 0
+
+
+# ---------------------------------------------------------------------------
+# Values, objects, arrays
+# ---------------------------------------------------------------------------
+
+cdef object parse_value(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+    """Any JSON value starting exactly at ``i``."""
+    cdef unsigned char ch
+    if i >= c.length:
+        fail("Expecting value", i)
+    ch = c.buf[i]
+    if ch == 34:
+        return parse_string(c, i + 1, end, build)
+    if ch == 123:
+        return parse_object(c, i + 1, end, build, None)
+    if ch == 91:
+        return parse_array(c, i + 1, end, build)
+    if ch == 110 and matches(c, i, "null", 4):
+        end[0] = i + 4
+        return None
+    if ch == 116 and matches(c, i, "true", 4):
+        end[0] = i + 4
+        return True
+    if ch == 102 and matches(c, i, "false", 5):
+        end[0] = i + 5
+        return False
+    if ch == 78 and matches(c, i, "NaN", 3):
+        end[0] = i + 3
+        return PyFloat_FromDouble(NAN)
+    if ch == 73 and matches(c, i, "Infinity", 8):
+        end[0] = i + 8
+        return PyFloat_FromDouble(INFINITY)
+    if ch == 45 and matches(c, i, "-Infinity", 9):
+        end[0] = i + 9
+        return PyFloat_FromDouble(-INFINITY)
+    return parse_number(c, i, end, build)
+
+
+cdef int enter_container(Cursor *c, Py_ssize_t bracket) except -1:
+    c.depth += 1
+    if c.depth > C_MAX_DEPTH:
+        fail("Nesting deeper than %d levels" % C_MAX_DEPTH, bracket)
+    return 0
+
+
+cdef object parse_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+    if i >= c.length or c.buf[i] != 34:
+        fail("Expecting property name enclosed in double quotes", i)
+    return parse_string(c, i + 1, end, build)
+
+
+cdef Py_ssize_t expect_colon(Cursor *c, Py_ssize_t i) except -1:
+    i = skip_ws(c, i)
+    if i >= c.length or c.buf[i] != 58:
+        fail("Expecting ':' delimiter", i)
+    return skip_ws(c, i + 1)
+
+
+cdef object parse_object(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build, object into):
+    """The object whose ``{`` is at ``i - 1``, filled into ``into`` (or a new dict)."""
+    cdef Py_ssize_t nxt = 0
+    cdef object key, value
+    cdef object result = None
+    enter_container(c, i - 1)
+    if build:
+        result = into if into is not None else PyDict_New()
+    i = skip_ws(c, i)
+    if i >= c.length or c.buf[i] != 125:
+        while True:
+            key = parse_key(c, i, &nxt, build)
+            i = expect_colon(c, nxt)
+            value = parse_value(c, i, &nxt, build)
+            if build:
+                PyDict_SetItem(result, key, value)
+            i = skip_ws(c, nxt)
+            if i < c.length and c.buf[i] == 125:
+                break
+            if i >= c.length or c.buf[i] != 44:
+                fail("Expecting ',' delimiter", i)
+            i = skip_ws(c, i + 1)
+    c.depth -= 1
+    end[0] = i + 1
+    return result
+
+
+cdef object parse_array(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+    """The array whose ``[`` is at ``i - 1``."""
+    cdef Py_ssize_t nxt = 0
+    cdef object value
+    cdef list result = PyList_New(0) if build else None
+    enter_container(c, i - 1)
+    i = skip_ws(c, i)
+    if i >= c.length or c.buf[i] != 93:
+        while True:
+            value = parse_value(c, i, &nxt, build)
+            if build:
+                PyList_Append(result, value)
+            i = skip_ws(c, nxt)
+            if i < c.length and c.buf[i] == 93:
+                break
+            if i >= c.length or c.buf[i] != 44:
+                fail("Expecting ',' delimiter", i)
+            i = skip_ws(c, i + 1)
+    c.depth -= 1
+    end[0] = i + 1
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Documents: holding the input, mapping failures back to it
+# ---------------------------------------------------------------------------
+
+cdef class _Document:
+    """The UTF-8 bytes of one input document and the Python object that owns them."""
+
+    cdef object owner        # bytes, or an ASCII str, whose buffer we read
+    cdef object source       # what the caller passed, for error positions
+    cdef Py_ssize_t offset   # bytes skipped at the start (a UTF-8 BOM)
+    cdef bint is_text        # positions are reported in characters
+    cdef const unsigned char *buf
+    cdef Py_ssize_t length
+
+    cdef int load(self, object data) except -1:
+        cdef Py_buffer view
+        self.source = data
+        if isinstance(data, str):
+            return self.load_text(data)
+        if isinstance(data, bytes):
+            self.owner = data
+        elif isinstance(data, (bytearray, memoryview)):
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            try:
+                self.owner = (<const char *>view.buf)[:view.len]
+            finally:
+                PyBuffer_Release(&view)
+        else:
+            raise TypeError(
+                "the JSON object must be str, bytes, bytearray or memoryview, "
+                f"not {type(data).__name__}")
+        self.set_bytes(self.owner)
+        return self.detect_encoding()
+
+    cdef int load_text(self, str data, bint refuse_bom=True) except -1:
+        self.is_text = True
+        if refuse_bom and data.startswith("\ufeff"):
+            raise JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+        if PyUnicode_IS_ASCII(data):
+            self.owner = data
+            self.buf = <const unsigned char *>PyUnicode_DATA(data)
+            self.length = PyUnicode_GET_LENGTH(data)
+        else:
+            self.set_bytes(data.encode("utf-8", "surrogatepass"))
+        return 0
+
+    cdef void set_bytes(self, bytes data):
+        self.owner = data
+        self.buf = <const unsigned char *>PyBytes_AS_STRING(data)
+        self.length = PyBytes_GET_SIZE(data)
+
+    cdef int detect_encoding(self) except -1:
+        """Follow json.loads for bytes: skip a UTF-8 BOM, decode UTF-16/32 to text."""
+        cdef const unsigned char *b = self.buf
+        if self.length < 2 or not (b[0] == 0 or b[1] == 0 or b[0] in (0xEF, 0xFE, 0xFF)):
+            return 0
+        encoding = json.detect_encoding(self.owner)
+        if encoding == "utf-8-sig":
+            self.offset = 3
+            self.buf += 3
+            self.length -= 3
+        elif encoding != "utf-8":
+            text = self.owner.decode(encoding, "surrogatepass")
+            self.source = text
+            self.load_text(text, False)
+        return 0
+
+    cdef object error(self, tuple failure):
+        """The public JSONDecodeError for a failure at a byte offset of ``buf``."""
+        msg, pos = failure
+        if self.is_text and not PyUnicode_IS_ASCII(self.source):
+            pos = len((<const char *>self.buf)[:pos].decode("utf-8", "surrogatepass"))
+        return JSONDecodeError(msg, self.source, pos + self.offset)
+
+
+cdef object decode_document(_Document doc):
+    cdef Cursor c
+    cdef Py_ssize_t end = 0
+    cdef Py_ssize_t i
+    c.buf = doc.buf
+    c.length = doc.length
+    c.depth = 0
+    c.scratch = NULL
+    c.scratch_cap = 0
+    try:
+        i = skip_ws(&c, 0)
+        result = parse_value(&c, i, &end, True)
+        end = skip_ws(&c, end)
+        if end != c.length:
+            fail("Extra data", end)
+        return result
+    except _Fail as failure:
+        raise doc.error(failure.args) from None
+    finally:
+        free(c.scratch)
+
+
+def loads(data):
+    """Decode one JSON document exactly as ``json.loads`` would.
+
+    ``data`` is ``bytes``, ``bytearray``, ``memoryview`` or ``str``. A document that
+    ``json.loads`` refuses, invalid UTF-8, or nesting deeper than ``MAX_DEPTH`` raises
+    :class:`fluxjournal.errors.JSONDecodeError` (a ``ValueError``) naming the position.
+    """
+    cdef _Document doc = _Document.__new__(_Document)
+    doc.load(data)
+    return decode_document(doc)
+
+
+cdef object decode_slice(_Document doc, Py_ssize_t start, Py_ssize_t stop):
+    """Decode the value at [start, stop) of an already validated document."""
+    cdef _Document part = _Document.__new__(_Document)
+    part.owner = doc.owner
+    part.source = (<const char *>(doc.buf + start))[:stop - start]
+    part.buf = doc.buf + start
+    part.length = stop - start
+    return decode_document(part)
+
+
+# ---------------------------------------------------------------------------
+# Events
+# ---------------------------------------------------------------------------
+
+cdef class RawJSON:
+    """A JSON value kept as its bytes inside a retained payload, decoded on first use."""
+
+    cdef _Document doc
+    cdef Py_ssize_t start, stop
+    cdef object value
+    cdef bint decoded
+
+    cdef object get(self):
+        if not self.decoded:
+            self.value = decode_slice(self.doc, self.start, self.stop)
+            self.decoded = True
+        return self.value
+
+    def decode(self):
+        """The decoded value (decoded once, then shared)."""
+        return self.get()
+
+    def __bytes__(self):
+        return (<const char *>(self.doc.buf + self.start))[:self.stop - self.start]
+
+    def __repr__(self):
+        return f"RawJSON({bytes(self)!r})"
+
+
+cdef inline object resolve(object value):
+    if type(value) is RawJSON:
+        return (<RawJSON>value).get()
+    return value
+
+
+cdef str format_timestamp(object timestamp):
+    return format(timestamp, "<0.5f")
+
+
+cdef class JournalEventBase(dict):
+    """One journal event: a dict with ``timestamp``, ``name`` and ``context`` keys.
+
+    A missing ``timestamp`` is set to the current time in the caller's dict, and a
+    missing ``context`` becomes ``{}``, as flux-core's ``JournalEventBase`` does.
+    """
+
+    cdef dict __dict__
+
+    def __init__(self, event):
+        if "timestamp" not in event:
+            event["timestamp"] = _time.time()
+        if isinstance(event, str):
+            event = loads(event)
+        dict.__init__(self, event)
+        if "context" not in self:
+            self["context"] = {}
+
+    @property
+    def name(self):
+        """The event name (RFC 21)."""
+        return self["name"]
+
+    @property
+    def timestamp(self):
+        """Seconds since the epoch."""
+        return self["timestamp"]
+
+    @property
+    def context(self):
+        """The context dict; ``{}`` when the entry had none."""
+        return self["context"]
+
+    @property
+    def context_string(self):
+        """The context as compact JSON with sorted keys, or ``""`` when it is empty."""
+        if not self["context"]:
+            return ""
+        return json.dumps(
+            self["context"], ensure_ascii=False, separators=(",", ":"), sort_keys=True
+        )
+
+    def is_empty(self):
+        """True for an event without a name, which marks the end of the history."""
+        return "name" not in self
+
+    def __str__(self):
+        if self.is_empty():
+            return f"{format_timestamp(self.timestamp)} End of historical data stream"
+        return " ".join([format_timestamp(self.timestamp), self.name, self.context_string])
+
+    def __repr__(self):
+        return dict.__repr__(self)
+
+    def __reduce__(self):
+        return (_restore_event, (type(self), dict(self), self._extra(), vars(self) or None))
+
+    cdef tuple _extra(self):
+        return ()
+
+    cdef _restore(self, tuple extra):
+        pass
+
+
+def _restore_event(cls, items, extra, attributes):
+    """Rebuild a pickled or copied event without running ``__init__`` again."""
+    cdef JournalEventBase event = cls.__new__(cls)
+    dict.update(event, items)
+    event._restore(extra)
+    if attributes:
+        vars(event).update(attributes)
+    return event
+
+
+cdef class JournalEvent(JournalEventBase):
+    """An event of the job-manager journal, for job ``jobid``.
+
+    ``jobspec`` is kept only on ``submit`` and ``R`` only on ``alloc``; a ``jobid`` of -1
+    makes the empty event that marks the end of the history.
+    """
+
+    cdef object _jobid
+    cdef object _jobspec
+    cdef object _R
+
+    def __init__(self, jobid, event, jobspec=None, R=None):
+        JournalEventBase.__init__(self, event)
+        self._jobid = JobID(jobid)
+        self._jobspec = None
+        self._R = None
+        if self.is_empty():
+            return
+        name = self.name
+        if name == "submit":
+            self._jobspec = jobspec
+        elif name == "alloc":
+            self._R = R
+
+    @property
+    def jobid(self):
+        """The job's :class:`~fluxjournal.JobID`."""
+        return self._jobid
+
+    @jobid.setter
+    def jobid(self, value):
+        self._jobid = value
+
+    @property
+    def jobspec(self):
+        """The redacted jobspec on ``submit`` events, else None (decoded on first access)."""
+        self._jobspec = resolve(self._jobspec)
+        return self._jobspec
+
+    @jobspec.setter
+    def jobspec(self, value):
+        self._jobspec = value
+
+    @property
+    def R(self):
+        """The allocated resource set on ``alloc`` events, else None (decoded on first access)."""
+        self._R = resolve(self._R)
+        return self._R
+
+    @R.setter
+    def R(self, value):
+        self._R = value
+
+    def is_empty(self):
+        """True for the sentinel: the event whose jobid is -1."""
+        return self._jobid == -1
+
+    def __str__(self):
+        if self.is_empty():
+            return "-1: End of historical data stream"
+        jobspec = self.jobspec
+        R = self.R
+        parts = [
+            f"{self._jobid.f58}:",
+            format_timestamp(self.timestamp),
+            self.name,
+            self.context_string,
+            jobspec and f"jobspec={jobspec}",
+            R and f"R={R}",
+        ]
+        return " ".join([part for part in parts if part])
+
+    cdef tuple _extra(self):
+        return (self._jobid, self.jobspec, self.R)
+
+    cdef _restore(self, tuple extra):
+        self._jobid, self._jobspec, self._R = extra
+
+
+cdef class ResourceJournalEvent(JournalEventBase):
+    """An event of the resource journal; ``R`` is kept on every event."""
+
+    cdef object _R
+
+    def __init__(self, event, R=None):
+        JournalEventBase.__init__(self, event)
+        self._R = R
+
+    @property
+    def R(self):
+        """The instance's resource set (on ``resource-define``), decoded on first access."""
+        self._R = resolve(self._R)
+        return self._R
+
+    @R.setter
+    def R(self, value):
+        self._R = value
+
+    cdef tuple _extra(self):
+        return (self.R,)
+
+    cdef _restore(self, tuple extra):
+        (self._R,) = extra
+
+
+SENTINEL_EVENT = JournalEvent(-1, {})
+
+
+# ---------------------------------------------------------------------------
+# Journal responses
+# ---------------------------------------------------------------------------
+
+cdef struct EntryRecord:
+    double timestamp
+    Py_ssize_t start           # offset of the entry's "{"
+    Py_ssize_t stop            # offset after its "}"
+    bint has_timestamp
+
+
+cdef class Response:
+    """One decoded journal response: its job id, its entries and lazy ``jobspec``/``R``.
+
+    Entries are kept as offsets into the payload until events are built from them.
+    """
+
+    cdef _Document doc
+    cdef object _id
+    cdef EntryRecord *records
+    cdef Py_ssize_t count
+    cdef Py_ssize_t capacity
+    cdef Py_ssize_t jobspec_start, jobspec_stop, R_start, R_stop
+    cdef RawJSON _jobspec, _R
+    cdef bint has_events
+
+    def __cinit__(self):
+        self.jobspec_start = self.R_start = -1
+
+    def __dealloc__(self):
+        free(self.records)
+
+    cdef EntryRecord *append_record(self) except NULL:
+        cdef EntryRecord *grown
+        cdef Py_ssize_t capacity
+        if self.count == self.capacity:
+            capacity = self.capacity * 2 if self.capacity else 16
+            grown = <EntryRecord *>realloc(self.records, capacity * sizeof(EntryRecord))
+            if grown == NULL:
+                raise MemoryError()
+            self.records = grown
+            self.capacity = capacity
+        self.count += 1
+        return &self.records[self.count - 1]
+
+    cdef RawJSON raw(self, Py_ssize_t start, Py_ssize_t stop):
+        cdef RawJSON value
+        if start < 0:
+            return None
+        value = RawJSON.__new__(RawJSON)
+        value.doc = self.doc
+        value.start = start
+        value.stop = stop
+        return value
+
+    @property
+    def id(self):
+        """The job id (an int), or None when the response has none (resource journal)."""
+        return self._id
+
+    def __len__(self):
+        return self.count
+
+    def timestamps(self):
+        """The entries' timestamps, as floats, in payload order."""
+        return [self.records[k].timestamp for k in range(self.count)]
+
+    @property
+    def jobspec(self):
+        """The response's ``jobspec``, decoded on first access; None when absent."""
+        if self._jobspec is None:
+            self._jobspec = self.raw(self.jobspec_start, self.jobspec_stop)
+        return None if self._jobspec is None else self._jobspec.get()
+
+    @property
+    def R(self):
+        """The response's ``R``, decoded on first access; None when absent."""
+        if self._R is None:
+            self._R = self.raw(self.R_start, self.R_stop)
+        return None if self._R is None else self._R.get()
+
+    cdef object lazy_jobspec(self):
+        if self._jobspec is None:
+            self._jobspec = self.raw(self.jobspec_start, self.jobspec_stop)
+        return self._jobspec
+
+    cdef object lazy_R(self):
+        if self._R is None:
+            self._R = self.raw(self.R_start, self.R_stop)
+        return self._R
+
+    cdef object entry_dict(self, Cursor *c, EntryRecord *rec, object into):
+        cdef Py_ssize_t end = 0
+        parse_object(c, rec.start + 1, &end, True, into)
+        if not rec.has_timestamp:
+            PyDict_SetItem(into, "timestamp", PyFloat_FromDouble(rec.timestamp))
+        return into
+
+    def entries(self):
+        """The ``events`` array as ``json.loads`` gives it (missing timestamps filled)."""
+        cdef Cursor c
+        cdef Py_ssize_t k
+        cdef list out = []
+        init_cursor(&c, self.doc)
+        try:
+            for k in range(self.count):
+                out.append(self.entry_dict(&c, &self.records[k], {}))
+        finally:
+            free(c.scratch)
+        return out
+
+    def job_events(self, since=None):
+        """The entries as :class:`JournalEvent` objects, those newer than ``since`` only."""
+        cdef Cursor c
+        cdef Py_ssize_t k
+        cdef list out = []
+        cdef double floor = -INFINITY if since is None else since
+        cdef object jobid = JobID(self._id if self._id is not None else -1)
+        init_cursor(&c, self.doc)
+        try:
+            for k in range(self.count):
+                if self.records[k].timestamp > floor:
+                    out.append(self.job_event(&c, &self.records[k], jobid))
+        finally:
+            free(c.scratch)
+        return out
+
+    cdef JournalEvent job_event(self, Cursor *c, EntryRecord *rec, object jobid):
+        cdef JournalEvent event = JournalEvent.__new__(JournalEvent)
+        self.entry_dict(c, rec, event)
+        if PyDict_GetItem(event, "context") == NULL:
+            PyDict_SetItem(event, "context", PyDict_New())
+        event._jobid = jobid
+        if jobid == -1:
+            return event
+        name = event["name"]
+        if name == "submit":
+            event._jobspec = self.lazy_jobspec()
+        elif name == "alloc":
+            event._R = self.lazy_R()
+        return event
+
+    def resource_events(self, since=None):
+        """The entries as :class:`ResourceJournalEvent` objects newer than ``since``."""
+        cdef Cursor c
+        cdef Py_ssize_t k
+        cdef list out = []
+        cdef double floor = -INFINITY if since is None else since
+        cdef ResourceJournalEvent event
+        init_cursor(&c, self.doc)
+        try:
+            for k in range(self.count):
+                if self.records[k].timestamp > floor:
+                    event = ResourceJournalEvent.__new__(ResourceJournalEvent)
+                    self.entry_dict(&c, &self.records[k], event)
+                    if PyDict_GetItem(event, "context") == NULL:
+                        PyDict_SetItem(event, "context", PyDict_New())
+                    event._R = self.lazy_R()
+                    out.append(event)
+        finally:
+            free(c.scratch)
+        return out
+
+
+cdef void init_cursor(Cursor *c, _Document doc) noexcept:
+    c.buf = doc.buf
+    c.length = doc.length
+    c.depth = 0
+    c.scratch = NULL
+    c.scratch_cap = 0
+
+
+cdef int malformed(str what, Py_ssize_t pos) except -1:
+    raise _Fail("!" + what, pos)
+
+
+cdef double number_as_double(object value, str what, Py_ssize_t pos) except? -1.0:
+    if type(value) is float:
+        return <double>value
+    if type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            pass
+    malformed(what, pos)
+
+
+cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index) except -1:
+    """Record one entry of ``events`` (its ``{`` at ``i``); returns the offset after it."""
+    cdef Py_ssize_t nxt = 0
+    cdef Py_ssize_t value_at
+    cdef EntryRecord *rec
+    cdef bint has_name = False
+    if i >= c.length or c.buf[i] != 123:
+        parse_value(c, i, &nxt, False)
+        malformed("event %d is not an object" % index, i)
+    rec = r.append_record()
+    rec.start = i
+    rec.has_timestamp = False
+    enter_container(c, i)
+    i = skip_ws(c, i + 1)
+    if i >= c.length or c.buf[i] != 125:
+        while True:
+            key = parse_key(c, i, &nxt, True)
+            i = expect_colon(c, nxt)
+            value_at = i
+            if key == "timestamp":
+                value = parse_value(c, i, &nxt, True)
+                rec = &r.records[r.count - 1]
+                rec.timestamp = number_as_double(
+                    value, "event %d: timestamp is not a number" % index, value_at)
+                rec.has_timestamp = True
+            elif key == "name":
+                value = parse_value(c, i, &nxt, True)
+                if type(value) is not str:
+                    malformed("event %d: name is not a string" % index, value_at)
+                has_name = True
+            else:
+                parse_value(c, i, &nxt, False)
+            i = skip_ws(c, nxt)
+            if i < c.length and c.buf[i] == 125:
+                break
+            if i >= c.length or c.buf[i] != 44:
+                fail("Expecting ',' delimiter", i)
+            i = skip_ws(c, i + 1)
+    c.depth -= 1
+    rec = &r.records[r.count - 1]
+    rec.stop = i + 1
+    if not rec.has_timestamp:
+        rec.timestamp = _time.time()
+    if not has_name:
+        malformed("event %d has no name" % index, rec.start)
+    return i + 1
+
+
+cdef Py_ssize_t scan_events(Cursor *c, Py_ssize_t i, Response r) except -1:
+    """Record every entry of the ``events`` array at ``i``; returns the offset after it."""
+    cdef Py_ssize_t nxt = 0
+    cdef Py_ssize_t index = 0
+    if i >= c.length or c.buf[i] != 91:
+        parse_value(c, i, &nxt, False)
+        malformed("events is not an array", i)
+    r.count = 0
+    r.has_events = True
+    enter_container(c, i)
+    i = skip_ws(c, i + 1)
+    if i >= c.length or c.buf[i] != 93:
+        while True:
+            nxt = scan_entry(c, i, r, index)
+            index += 1
+            i = skip_ws(c, nxt)
+            if i < c.length and c.buf[i] == 93:
+                break
+            if i >= c.length or c.buf[i] != 44:
+                fail("Expecting ',' delimiter", i)
+            i = skip_ws(c, i + 1)
+    c.depth -= 1
+    return i + 1
+
+
+cdef int scan_response(Cursor *c, Response r) except -1:
+    """Fill ``r`` from a journal response object; every value is validated."""
+    cdef Py_ssize_t nxt = 0
+    cdef Py_ssize_t i = skip_ws(c, 0)
+    cdef Py_ssize_t value_at
+    if i >= c.length or c.buf[i] != 123:
+        parse_value(c, i, &nxt, False)
+        malformed("not a JSON object", i)
+    enter_container(c, i)
+    i = skip_ws(c, i + 1)
+    if i >= c.length or c.buf[i] != 125:
+        while True:
+            key = parse_key(c, i, &nxt, True)
+            i = expect_colon(c, nxt)
+            value_at = i
+            if key == "events":
+                nxt = scan_events(c, i, r)
+            elif key == "id":
+                value = parse_value(c, i, &nxt, True)
+                if type(value) is not int:
+                    malformed("id is not an integer", value_at)
+                r._id = value
+            else:
+                parse_value(c, i, &nxt, False)
+                if key == "jobspec":
+                    r.jobspec_start, r.jobspec_stop = i, nxt
+                    r._jobspec = None
+                elif key == "R":
+                    r.R_start, r.R_stop = i, nxt
+                    r._R = None
+            i = skip_ws(c, nxt)
+            if i < c.length and c.buf[i] == 125:
+                break
+            if i >= c.length or c.buf[i] != 44:
+                fail("Expecting ',' delimiter", i)
+            i = skip_ws(c, i + 1)
+    c.depth -= 1
+    i = skip_ws(c, i + 1)
+    if i != c.length:
+        fail("Extra data", i)
+    if not r.has_events:
+        malformed('no "events" array', 0)
+    return 0
+
+
+def decode_response(data):
+    """Decode one journal response payload into a :class:`Response`.
+
+    Raises :class:`fluxjournal.errors.MalformedResponse` (a ``ValueError``) when the
+    payload is not JSON, or not a journal response: no ``events`` array, an entry that is
+    not an object or has no string ``name``, a non-numeric ``timestamp``, a non-integer ``id``.
+    """
+    cdef Response r = Response.__new__(Response)
+    cdef Cursor c
+    r.doc = _Document.__new__(_Document)
+    try:
+        r.doc.load(data)
+    except JSONDecodeError as exc:
+        raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
+    init_cursor(&c, r.doc)
+    try:
+        scan_response(&c, r)
+    except _Fail as failure:
+        msg, pos = failure.args
+        if msg.startswith("!"):
+            raise MalformedResponse(msg[1:], data) from None
+        exc = r.doc.error(failure.args)
+        raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
+    finally:
+        free(c.scratch)
+    return r

@@ -1,0 +1,291 @@
+"""The pure-Python twin of ``fluxjournal._core``: same names, same results, no compiler.
+
+It is used when the extension cannot be loaded or ``FLUXJOURNAL_NO_EXTENSIONS=1`` is
+set. It leans on :func:`json.loads` and adds what ``_core`` promises on top of it: the
+nesting limit, errors that name a position in the input as given, and the response checks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from fluxjournal.errors import Document, JSONDecodeError, MalformedResponse
+from fluxjournal.jobid import JobID
+
+#: Containers nested deeper than this are refused, as in ``_core``.
+MAX_DEPTH = 512
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_LONG_DIGITS = re.compile(r"\d{100,}")
+
+
+def _too_deep_at(text: str) -> int | None:
+    """Offset of the bracket that opens container number MAX_DEPTH + 1, or None."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif token in "]}":
+            depth -= 1
+    return None
+
+
+def _as_text(data: Any) -> tuple[str, int]:
+    """Decode bytes as json.loads does; return the text and the bytes skipped before it."""
+    if isinstance(data, str):
+        return data, 0
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            "the JSON object must be str, bytes, bytearray or memoryview, "
+            f"not {type(data).__name__}"
+        )
+    raw = bytes(data)
+    encoding = json.detect_encoding(raw)
+    skip = 3 if encoding == "utf-8-sig" else 0
+    try:
+        return raw[skip:].decode("utf-8" if skip else encoding, "surrogatepass"), skip
+    except UnicodeDecodeError as exc:
+        if encoding.startswith("utf-8"):
+            raise JSONDecodeError("Invalid UTF-8 sequence", data, exc.start + skip) from None
+        raise JSONDecodeError(f"Invalid {encoding} data", data, exc.start) from None
+
+
+def loads(data: Document) -> Any:
+    """Decode one JSON document exactly as ``json.loads`` would (see ``_core.loads``)."""
+    text, skip = _as_text(data)
+    positions_in_bytes = not isinstance(data, str) and json.detect_encoding(bytes(data[:4])) in (
+        "utf-8",
+        "utf-8-sig",
+    )
+    source = data if isinstance(data, str) or positions_in_bytes else text
+
+    def error(msg: str, pos: int) -> JSONDecodeError:
+        if positions_in_bytes:
+            pos = len(text[:pos].encode("utf-8", "surrogatepass")) + skip
+        return JSONDecodeError(msg, source, pos)
+
+    deep = _too_deep_at(text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if deep is not None and deep <= exc.pos:
+            raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep) from None
+        raise error(exc.msg, exc.pos) from None
+    except RecursionError:
+        raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep or 0) from None
+    except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
+        match = _LONG_DIGITS.search(text)
+        start = match.start() if match else 0
+        if start and text[start - 1] == "-":
+            start -= 1
+        raise error(str(exc), start) from None
+    if deep is not None:
+        raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep)
+    return value
+
+
+class JournalEventBase(dict):
+    """One journal event: a dict with ``timestamp``, ``name`` and ``context`` keys.
+
+    A missing ``timestamp`` is set to the current time in the caller's dict, and a
+    missing ``context`` becomes ``{}``, as flux-core's ``JournalEventBase`` does.
+    """
+
+    def __init__(self, event: Any) -> None:
+        if "timestamp" not in event:
+            event["timestamp"] = time.time()
+        if isinstance(event, str):
+            event = loads(event)
+        super().__init__(event)
+        if "context" not in self:
+            self["context"] = {}
+
+    @property
+    def name(self) -> Any:
+        """The event name (RFC 21)."""
+        return self["name"]
+
+    @property
+    def timestamp(self) -> Any:
+        """Seconds since the epoch."""
+        return self["timestamp"]
+
+    @property
+    def context(self) -> Any:
+        """The context dict; ``{}`` when the entry had none."""
+        return self["context"]
+
+    @property
+    def context_string(self) -> str:
+        """The context as compact JSON with sorted keys, or ``""`` when it is empty."""
+        if not self["context"]:
+            return ""
+        return json.dumps(
+            self["context"], ensure_ascii=False, separators=(",", ":"), sort_keys=True
+        )
+
+    def is_empty(self) -> bool:
+        """True for an event without a name, which marks the end of the history."""
+        return "name" not in self
+
+    def __str__(self) -> str:
+        if self.is_empty():
+            return f"{self.timestamp:<0.5f} End of historical data stream"
+        return " ".join([f"{self.timestamp:<0.5f}", self.name, self.context_string])
+
+
+class JournalEvent(JournalEventBase):
+    """An event of the job-manager journal, for job ``jobid``.
+
+    ``jobspec`` is kept only on ``submit`` and ``R`` only on ``alloc``; a ``jobid`` of -1
+    makes the empty event that marks the end of the history.
+    """
+
+    def __init__(self, jobid: Any, event: Any, jobspec: Any = None, R: Any = None) -> None:
+        super().__init__(event)
+        self.jobid = JobID(jobid)
+        self.jobspec = None
+        self.R = None
+        if self.is_empty():
+            return
+        if self.name == "submit":
+            self.jobspec = jobspec
+        elif self.name == "alloc":
+            self.R = R
+
+    def is_empty(self) -> bool:
+        """True for the sentinel: the event whose jobid is -1."""
+        return self.jobid == -1
+
+    def __str__(self) -> str:
+        if self.is_empty():
+            return "-1: End of historical data stream"
+        parts = [
+            f"{self.jobid.f58}:",
+            f"{self.timestamp:<0.5f}",
+            self.name,
+            self.context_string,
+            self.jobspec and f"jobspec={self.jobspec}",
+            self.R and f"R={self.R}",
+        ]
+        return " ".join([part for part in parts if part])
+
+
+class ResourceJournalEvent(JournalEventBase):
+    """An event of the resource journal; ``R`` is kept on every event."""
+
+    def __init__(self, event: Any, R: Any = None) -> None:
+        super().__init__(event)
+        self.R = R
+
+
+SENTINEL_EVENT = JournalEvent(-1, {})
+
+
+def _check_entry(entry: Any, index: int) -> None:
+    if not isinstance(entry, dict):
+        raise ValueError(f"event {index} is not an object")
+    for key, value in entry.items():
+        if key == "timestamp":
+            if type(value) not in (int, float):
+                raise ValueError(f"event {index}: timestamp is not a number")
+            try:
+                float(value)
+            except OverflowError:
+                raise ValueError(f"event {index}: timestamp is not a number") from None
+        elif key == "name" and type(value) is not str:
+            raise ValueError(f"event {index}: name is not a string")
+    if "name" not in entry:
+        raise ValueError(f"event {index} has no name")
+    if "timestamp" not in entry:
+        entry["timestamp"] = time.time()
+
+
+def _check_response(doc: Any) -> None:
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    for key, value in doc.items():
+        if key == "events":
+            if not isinstance(value, list):
+                raise ValueError("events is not an array")
+            for index, entry in enumerate(value):
+                _check_entry(entry, index)
+        elif key == "id" and type(value) is not int:
+            raise ValueError("id is not an integer")
+    if "events" not in doc:
+        raise ValueError('no "events" array')
+
+
+def _job_event(jobid: JobID, entry: dict, jobspec: Any, R: Any) -> JournalEvent:
+    """A JournalEvent sharing one JobID per response (``JobID(jobid)`` would copy it)."""
+    event = JournalEvent.__new__(JournalEvent)
+    dict.__init__(event, entry)
+    if "context" not in event:
+        event["context"] = {}
+    event.jobid = jobid
+    event.jobspec = jobspec if jobid != -1 and entry["name"] == "submit" else None
+    event.R = R if jobid != -1 and entry["name"] == "alloc" else None
+    return event
+
+
+class Response:
+    """One decoded journal response: its job id, its entries, ``jobspec`` and ``R``."""
+
+    __slots__ = ("id", "_entries", "jobspec", "R")
+
+    def __init__(self, doc: dict) -> None:
+        self.id = doc.get("id")
+        self._entries = doc["events"]
+        self.jobspec = doc.get("jobspec")
+        self.R = doc.get("R")
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def timestamps(self) -> list[float]:
+        """The entries' timestamps, as floats, in payload order."""
+        return [float(entry["timestamp"]) for entry in self._entries]
+
+    def entries(self) -> list[dict]:
+        """The ``events`` array as ``json.loads`` gives it (missing timestamps filled)."""
+        return [dict(entry) for entry in self._entries]
+
+    def job_events(self, since: float | None = None) -> list[JournalEvent]:
+        """The entries as :class:`JournalEvent` objects, those newer than ``since`` only."""
+        jobid = JobID(self.id if self.id is not None else -1)
+        floor = float("-inf") if since is None else since
+        return [
+            _job_event(jobid, entry, self.jobspec, self.R)
+            for entry in self._entries
+            if float(entry["timestamp"]) > floor
+        ]
+
+    def resource_events(self, since: float | None = None) -> list[ResourceJournalEvent]:
+        """The entries as :class:`ResourceJournalEvent` objects newer than ``since``."""
+        floor = float("-inf") if since is None else since
+        return [
+            ResourceJournalEvent(dict(entry), self.R)
+            for entry in self._entries
+            if float(entry["timestamp"]) > floor
+        ]
+
+
+def decode_response(data: Document) -> Response:
+    """Decode one journal response payload into a :class:`Response` (see ``_core``)."""
+    try:
+        doc = loads(data)
+    except JSONDecodeError as exc:
+        raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
+    try:
+        _check_response(doc)
+    except ValueError as exc:
+        raise MalformedResponse(str(exc), data) from None
+    return Response(doc)
