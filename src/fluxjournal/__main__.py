@@ -1,0 +1,7 @@
+"""``python -m fluxjournal``: the same as the ``fluxjournal`` command."""
+
+import sys
+
+from fluxjournal.cli import main
+
+sys.exit(main())

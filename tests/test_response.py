@@ -1,0 +1,187 @@
+"""The response decoder: the journal's shape, lazy jobspec/R, and clear errors for bad payloads."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import capture_lines
+
+from fluxjournal import JobID, MalformedResponse
+
+FULL = capture_lines("job-journal-full-live.jsonl")
+RESOURCE = capture_lines("resource-journal.jsonl")
+
+
+def expected_job_events(payload: bytes) -> list[tuple]:
+    """What flux-core's consumer builds from one response, as comparable tuples."""
+    doc = json.loads(payload)
+    out = []
+    for entry in doc["events"]:
+        name = entry["name"]
+        out.append(
+            (
+                doc["id"],
+                {**entry, "context": entry.get("context", {})},
+                doc.get("jobspec") if name == "submit" and doc["id"] != -1 else None,
+                doc.get("R") if name == "alloc" and doc["id"] != -1 else None,
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview, lambda b: b.decode()])
+def test_every_recorded_job_response_decodes_like_json(impl, kind):
+    for payload in FULL:
+        doc = json.loads(payload)
+        response = impl.decode_response(kind(payload))
+        assert response.id == doc["id"]
+        assert len(response) == len(doc["events"])
+        assert response.entries() == doc["events"]
+        assert response.timestamps() == [float(e["timestamp"]) for e in doc["events"]]
+        assert response.jobspec == doc.get("jobspec")
+        assert response.R == doc.get("R")
+
+
+def test_job_events_match_what_flux_core_builds(impl):
+    for payload in FULL:
+        events = impl.decode_response(payload).job_events()
+        got = [(int(e.jobid), dict(e), e.jobspec, e.R) for e in events]
+        assert got == expected_job_events(payload)
+        assert all(type(e) is impl.JournalEvent and isinstance(e.jobid, JobID) for e in events)
+
+
+def test_one_jobid_object_per_response(impl):
+    events = impl.decode_response(FULL[0]).job_events()
+    assert len(events) > 1
+    assert all(e.jobid is events[0].jobid for e in events)
+
+
+def test_jobspec_is_decoded_once_and_shared(impl):
+    response = impl.decode_response(FULL[0])
+    submit = response.job_events()[0]
+    assert submit.name == "submit"
+    assert submit.jobspec is response.jobspec
+    assert submit.jobspec is submit.jobspec
+
+
+def test_events_are_fresh_objects_each_time(impl):
+    response = impl.decode_response(FULL[0])
+    first = response.job_events()
+    first[1]["context"]["mutated"] = True
+    second = response.job_events()
+    assert "mutated" not in second[1]["context"]
+    assert response.entries() == json.loads(FULL[0])["events"]
+
+
+def test_sentinel_response(impl):
+    response = impl.decode_response(b'{"id":-1,"events":[]}')
+    assert response.id == -1
+    assert len(response) == 0
+    assert response.job_events() == []
+
+
+def test_since_filters_before_events_are_built(impl):
+    payload = FULL[0]
+    stamps = [e["timestamp"] for e in json.loads(payload)["events"]]
+    cut = stamps[4]
+    events = impl.decode_response(payload).job_events(since=cut)
+    assert [e.timestamp for e in events] == [t for t in stamps if t > cut]
+    assert impl.decode_response(payload).job_events(since=0.0) != []
+
+
+def test_resource_responses_have_no_id_and_keep_R(impl):
+    for payload in RESOURCE:
+        doc = json.loads(payload)
+        response = impl.decode_response(payload)
+        assert response.id is None
+        events = response.resource_events()
+        assert [dict(e) for e in events] == [
+            {**e, "context": e.get("context", {})} for e in doc["events"]
+        ]
+        assert all(e.R == doc.get("R") for e in events)
+        assert all(type(e) is impl.ResourceJournalEvent for e in events)
+
+
+def test_missing_timestamp_is_filled_at_decode_time(impl):
+    before = time.time()
+    response = impl.decode_response(b'{"id":1,"events":[{"name":"memo"}]}')
+    after = time.time()
+    (stamp,) = response.timestamps()
+    assert before <= stamp <= after
+    (event,) = response.job_events()
+    assert event.timestamp == stamp
+    assert response.entries() == [{"name": "memo", "timestamp": stamp}]
+
+
+def test_integer_timestamps_stay_integers_in_events(impl):
+    (event,) = impl.decode_response(b'{"id":1,"events":[{"timestamp":5,"name":"x"}]}').job_events()
+    assert type(event.timestamp) is int
+
+
+def test_unknown_keys_and_key_order_are_accepted(impl):
+    payload = (
+        b'{"jobspec":{"a":1},"extra":[1,{"b":2}],'
+        b'"events":[{"name":"submit","timestamp":1.0}],"id":7}'
+    )
+    (event,) = impl.decode_response(payload).job_events()
+    assert event.jobid == 7
+    assert event.jobspec == {"a": 1}
+
+
+def test_escaped_keys_are_recognised(impl):
+    payload = b'{"i\\u0064":3,"\\u0065vents":[{"n\\u0061me":"alloc","timestamp":1.0}],"\\u0052":{}}'
+    (event,) = impl.decode_response(payload).job_events()
+    assert event.jobid == 3
+    assert event.R == {}
+
+
+MALFORMED = [
+    (b"", "invalid JSON"),
+    (b'{"id":1,"events":[', "invalid JSON"),
+    (b'{"id":1,"events":[{"name":"a","timestamp":1.0}]} x', "invalid JSON"),
+    (b'{"id":1,"events":[{"name":"a","timestamp":1.0,"context":{"k":"\xff"}}]}', "invalid JSON"),
+    (b"[]", "not a JSON object"),
+    (b'"events"', "not a JSON object"),
+    (b'{"id":1}', 'no "events" array'),
+    (b'{"id":1,"events":{}}', "events is not an array"),
+    (b'{"id":1,"events":[1]}', "event 0 is not an object"),
+    (b'{"id":1,"events":[{"name":"a","timestamp":1},[]]}', "event 1 is not an object"),
+    (b'{"id":1,"events":[{"timestamp":1.0}]}', "event 0 has no name"),
+    (b'{"id":1,"events":[{"timestamp":1.0,"name":5}]}', "event 0: name is not a string"),
+    (b'{"id":1,"events":[{"timestamp":"1","name":"a"}]}', "event 0: timestamp is not a number"),
+    (b'{"id":1,"events":[{"timestamp":true,"name":"a"}]}', "event 0: timestamp is not a number"),
+    (b'{"id":1,"events":[{"timestamp":null,"name":"a"}]}', "event 0: timestamp is not a number"),
+    (
+        b'{"id":1,"events":[{"timestamp":1' + b"0" * 400 + b',"name":"a"}]}',
+        "event 0: timestamp is not a number",
+    ),
+    (b'{"id":"1","events":[]}', "id is not an integer"),
+    (b'{"id":1.0,"events":[]}', "id is not an integer"),
+    (b'{"id":true,"events":[]}', "id is not an integer"),
+]
+
+
+@pytest.mark.parametrize(("payload", "what"), MALFORMED)
+def test_malformed_responses_raise_a_clear_value_error(impl, payload, what):
+    with pytest.raises(MalformedResponse) as info:
+        impl.decode_response(payload)
+    error = info.value
+    assert isinstance(error, ValueError)
+    assert error.what.startswith(what)
+    assert error.response == payload
+    assert what in str(error)
+
+
+def test_invalid_json_chains_the_decode_error(impl):
+    with pytest.raises(MalformedResponse) as info:
+        impl.decode_response(b'{"id":1,"events":[}')
+    assert isinstance(info.value.__cause__, json.JSONDecodeError)
+    assert info.value.__cause__.pos == 18
+
+
+def test_a_bad_response_leaves_the_decoder_usable(impl):
+    with pytest.raises(MalformedResponse):
+        impl.decode_response(b'{"id":1,"events":[{"timestamp":1.0}]}')
+    assert len(impl.decode_response(FULL[0])) == len(json.loads(FULL[0])["events"])
