@@ -878,6 +878,7 @@ cdef class Response:
     cdef Py_ssize_t capacity
     cdef Py_ssize_t jobspec_start, jobspec_stop, R_start, R_stop
     cdef RawJSON _jobspec, _R
+    cdef object jobid
     cdef bint has_events
 
     def __cinit__(self):
@@ -935,6 +936,11 @@ cdef class Response:
             self._R = self.raw(self.R_start, self.R_stop)
         return None if self._R is None else self._R.get()
 
+    cdef object shared_jobid(self):
+        if self.jobid is None:
+            self.jobid = JobID(self._id if self._id is not None else -1)
+        return self.jobid
+
     cdef object lazy_jobspec(self):
         if self._jobspec is None:
             self._jobspec = self.raw(self.jobspec_start, self.jobspec_stop)
@@ -971,7 +977,7 @@ cdef class Response:
         cdef Py_ssize_t k
         cdef list out = []
         cdef double floor = -INFINITY if since is None else since
-        cdef object jobid = JobID(self._id if self._id is not None else -1)
+        cdef object jobid = self.shared_jobid()
         init_cursor(&c, self.doc)
         try:
             for k in range(self.count):
@@ -1002,20 +1008,22 @@ cdef class Response:
         cdef Py_ssize_t k
         cdef list out = []
         cdef double floor = -INFINITY if since is None else since
-        cdef ResourceJournalEvent event
         init_cursor(&c, self.doc)
         try:
             for k in range(self.count):
                 if self.records[k].timestamp > floor:
-                    event = ResourceJournalEvent.__new__(ResourceJournalEvent)
-                    self.entry_dict(&c, &self.records[k], event)
-                    if PyDict_GetItem(event, "context") == NULL:
-                        PyDict_SetItem(event, "context", PyDict_New())
-                    event._R = self.lazy_R()
-                    out.append(event)
+                    out.append(self.resource_event(&c, &self.records[k]))
         finally:
             free(c.scratch)
         return out
+
+    cdef ResourceJournalEvent resource_event(self, Cursor *c, EntryRecord *rec):
+        cdef ResourceJournalEvent event = ResourceJournalEvent.__new__(ResourceJournalEvent)
+        self.entry_dict(c, rec, event)
+        if PyDict_GetItem(event, "context") == NULL:
+            PyDict_SetItem(event, "context", PyDict_New())
+        event._R = self.lazy_R()
+        return event
 
 
 cdef void init_cursor(Cursor *c, _Document doc) noexcept:
@@ -1185,3 +1193,203 @@ def decode_response(data):
     finally:
         free(c.scratch)
     return r
+
+
+# ---------------------------------------------------------------------------
+# History: compact records until the sentinel, then a heap merge by timestamp
+# ---------------------------------------------------------------------------
+
+cdef struct HistoryRecord:
+    double timestamp
+    Py_ssize_t response        # index into History.responses
+    Py_ssize_t entry           # index into that response's entry records
+
+
+cdef inline bint comes_first(HistoryRecord *records, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    """Record ``a`` sorts before record ``b``: earlier timestamp, ties in arrival order."""
+    return (records[a].timestamp < records[b].timestamp
+            or (records[a].timestamp == records[b].timestamp and a < b))
+
+
+cdef void sift_down(Py_ssize_t *heap, Py_ssize_t size, Py_ssize_t *heads,
+                    HistoryRecord *records, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t child
+    cdef Py_ssize_t run = heap[k]
+    while True:
+        child = 2 * k + 1
+        if child >= size:
+            break
+        if child + 1 < size and comes_first(records, heads[heap[child + 1]], heads[heap[child]]):
+            child += 1
+        if not comes_first(records, heads[heap[child]], heads[run]):
+            break
+        heap[k] = heap[child]
+        k = child
+    heap[k] = run
+
+
+cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t nruns,
+                     Py_ssize_t count, Py_ssize_t *heap, Py_ssize_t *heads,
+                     Py_ssize_t *order) noexcept nogil:
+    """Write into ``order`` the record indices of all runs merged: a stable sort by time."""
+    cdef Py_ssize_t k, run, size = nruns, out = 0
+    for k in range(nruns):
+        heads[k] = run_starts[k]
+        heap[k] = k
+    k = size // 2
+    while k > 0:
+        k -= 1
+        sift_down(heap, size, heads, records, k)
+    while size > 0:
+        run = heap[0]
+        order[out] = heads[run]
+        out += 1
+        heads[run] += 1
+        if heads[run] == (run_starts[run + 1] if run + 1 < nruns else count):
+            size -= 1
+            heap[0] = heap[size]
+        if size > 0:
+            sift_down(heap, size, heads, records, 0)
+
+
+cdef class History:
+    """The journal's history, held as compact records until the sentinel arrives.
+
+    ``add`` keeps each response (its payload and entry offsets) and one small record per
+    entry newer than ``since``; ``finish`` merges the per-response runs by timestamp, ties
+    in arrival order; ``take`` then builds events only as they are delivered, and lets go
+    of a payload once all its events are out.
+    """
+
+    cdef list responses
+    cdef HistoryRecord *records
+    cdef Py_ssize_t count, capacity
+    cdef Py_ssize_t *run_starts
+    cdef Py_ssize_t nruns, runs_capacity
+    cdef Py_ssize_t *order
+    cdef Py_ssize_t *pending          # per response: its records not yet delivered
+    cdef Py_ssize_t pending_capacity
+    cdef Py_ssize_t delivered
+    cdef double since
+    cdef bint finished
+    cdef bint resource
+
+    def __init__(self, since=0.0, resource=False):
+        self.responses = []
+        self.since = since
+        self.resource = resource
+
+    def __dealloc__(self):
+        free(self.records)
+        free(self.run_starts)
+        free(self.order)
+        free(self.pending)
+
+    cdef int reserve(self, Py_ssize_t more) except -1:
+        cdef Py_ssize_t capacity
+        cdef void *grown
+        if self.count + more > self.capacity:
+            capacity = max(self.capacity * 2, self.count + more, 1024)
+            grown = realloc(self.records, capacity * sizeof(HistoryRecord))
+            if grown == NULL:
+                raise MemoryError()
+            self.records = <HistoryRecord *>grown
+            self.capacity = capacity
+        if self.nruns + more + 1 > self.runs_capacity:
+            capacity = max(self.runs_capacity * 2, self.nruns + more + 1, 256)
+            grown = realloc(self.run_starts, capacity * sizeof(Py_ssize_t))
+            if grown == NULL:
+                raise MemoryError()
+            self.run_starts = <Py_ssize_t *>grown
+            self.runs_capacity = capacity
+        if len(self.responses) + 1 > self.pending_capacity:
+            capacity = max(self.pending_capacity * 2, 256)
+            grown = realloc(self.pending, capacity * sizeof(Py_ssize_t))
+            if grown == NULL:
+                raise MemoryError()
+            self.pending = <Py_ssize_t *>grown
+            self.pending_capacity = capacity
+        return 0
+
+    def add(self, Response response not None):
+        """Keep the entries of one backlog response that are newer than ``since``."""
+        cdef Py_ssize_t k, kept = 0
+        cdef Py_ssize_t index = len(self.responses)
+        cdef double previous = -INFINITY
+        cdef double stamp
+        if self.finished:
+            raise RuntimeError("History.add() after finish()")
+        self.reserve(response.count)
+        for k in range(response.count):
+            stamp = response.records[k].timestamp
+            if not stamp > self.since:
+                continue
+            if kept == 0 or stamp < previous:   # a new run: this response, or out of order
+                self.run_starts[self.nruns] = self.count
+                self.nruns += 1
+            previous = stamp
+            self.records[self.count].timestamp = stamp
+            self.records[self.count].response = index
+            self.records[self.count].entry = k
+            self.count += 1
+            kept += 1
+        if kept:
+            self.pending[index] = kept
+            self.responses.append(response)
+        return kept
+
+    def finish(self):
+        """Merge the runs; after this, events come out in timestamp order."""
+        cdef Py_ssize_t *heap = NULL
+        cdef Py_ssize_t *heads = NULL
+        if self.finished:
+            return
+        self.order = <Py_ssize_t *>realloc(self.order, max(self.count, 1) * sizeof(Py_ssize_t))
+        heap = <Py_ssize_t *>realloc(NULL, max(self.nruns, 1) * sizeof(Py_ssize_t))
+        heads = <Py_ssize_t *>realloc(NULL, max(self.nruns, 1) * sizeof(Py_ssize_t))
+        if self.order == NULL or heap == NULL or heads == NULL:
+            free(heap)
+            free(heads)
+            raise MemoryError()
+        with nogil:
+            merge_runs(self.records, self.run_starts, self.nruns, self.count, heap, heads,
+                       self.order)
+        free(heap)
+        free(heads)
+        free(self.run_starts)
+        self.run_starts = NULL
+        self.finished = True
+
+    def __len__(self):
+        """Events still to deliver."""
+        return self.count - self.delivered
+
+    cdef object build(self, HistoryRecord *rec):
+        cdef Response response = <Response>self.responses[rec.response]
+        cdef Cursor c
+        cdef object event
+        init_cursor(&c, response.doc)
+        try:
+            if self.resource:
+                event = response.resource_event(&c, &response.records[rec.entry])
+            else:
+                event = response.job_event(&c, &response.records[rec.entry],
+                                           response.shared_jobid())
+        finally:
+            free(c.scratch)
+        self.pending[rec.response] -= 1
+        if self.pending[rec.response] == 0:
+            self.responses[rec.response] = None
+        return event
+
+    def take(self, Py_ssize_t limit=-1):
+        """Build and return up to ``limit`` events (all when -1), in timestamp order."""
+        cdef list out = []
+        cdef Py_ssize_t stop
+        if not self.finished:
+            raise RuntimeError("History.take() before finish()")
+        stop = self.count if limit < 0 else min(self.count, self.delivered + limit)
+        while self.delivered < stop:
+            out.append(self.build(&self.records[self.order[self.delivered]]))
+            self.delivered += 1
+        return out

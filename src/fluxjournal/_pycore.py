@@ -239,10 +239,11 @@ def _job_event(jobid: JobID, entry: dict, jobspec: Any, R: Any) -> JournalEvent:
 class Response:
     """One decoded journal response: its job id, its entries, ``jobspec`` and ``R``."""
 
-    __slots__ = ("id", "_entries", "jobspec", "R")
+    __slots__ = ("id", "_entries", "jobspec", "R", "jobid")
 
     def __init__(self, doc: dict) -> None:
         self.id = doc.get("id")
+        self.jobid = JobID(self.id if self.id is not None else -1)
         self._entries = doc["events"]
         self.jobspec = doc.get("jobspec")
         self.R = doc.get("R")
@@ -260,10 +261,9 @@ class Response:
 
     def job_events(self, since: float | None = None) -> list[JournalEvent]:
         """The entries as :class:`JournalEvent` objects, those newer than ``since`` only."""
-        jobid = JobID(self.id if self.id is not None else -1)
         floor = float("-inf") if since is None else since
         return [
-            _job_event(jobid, entry, self.jobspec, self.R)
+            _job_event(self.jobid, entry, self.jobspec, self.R)
             for entry in self._entries
             if float(entry["timestamp"]) > floor
         ]
@@ -289,3 +289,51 @@ def decode_response(data: Document) -> Response:
     except ValueError as exc:
         raise MalformedResponse(str(exc), data) from None
     return Response(doc)
+
+
+class History:
+    """The journal's history until the sentinel, delivered in timestamp order (see ``_core``)."""
+
+    def __init__(self, since: float = 0.0, resource: bool = False) -> None:
+        self.since = since
+        self.resource = resource
+        self.finished = False
+        self._kept: list[tuple[float, Response, dict]] = []
+        self._order: list[tuple[float, Response, dict]] = []
+        self._delivered = 0
+
+    def add(self, response: Response) -> int:
+        """Keep the entries of one backlog response that are newer than ``since``."""
+        if self.finished:
+            raise RuntimeError("History.add() after finish()")
+        kept = [
+            (float(entry["timestamp"]), response, entry)
+            for entry in response._entries
+            if float(entry["timestamp"]) > self.since
+        ]
+        self._kept.extend(kept)
+        return len(kept)
+
+    def finish(self) -> None:
+        """Sort the kept entries by timestamp, ties in arrival order (a stable sort)."""
+        if not self.finished:
+            self._order = sorted(self._kept, key=lambda item: item[0])
+            self._kept = []
+            self.finished = True
+
+    def __len__(self) -> int:
+        return len(self._order) - self._delivered
+
+    def take(self, limit: int = -1) -> list:
+        """Build and return up to ``limit`` events (all when -1), in timestamp order."""
+        if not self.finished:
+            raise RuntimeError("History.take() before finish()")
+        stop = len(self._order) if limit < 0 else min(len(self._order), self._delivered + limit)
+        out = []
+        for _stamp, response, entry in self._order[self._delivered : stop]:
+            if self.resource:
+                out.append(ResourceJournalEvent(dict(entry), response.R))
+            else:
+                out.append(_job_event(response.jobid, entry, response.jobspec, response.R))
+        self._delivered = stop
+        return out
