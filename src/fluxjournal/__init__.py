@@ -52,3 +52,16 @@ __all__ = [
     "decode_response",
     "loads",
 ]
+
+# The consumer layer imports _impl from here, so it comes last.
+from fluxjournal.dropin import install, uninstall  # noqa: E402
+from fluxjournal.journal import JournalConsumer, JournalConsumerBase  # noqa: E402
+from fluxjournal.resource import ResourceJournalConsumer  # noqa: E402
+
+__all__ += [
+    "JournalConsumer",
+    "JournalConsumerBase",
+    "ResourceJournalConsumer",
+    "install",
+    "uninstall",
+]

@@ -1382,6 +1382,15 @@ cdef class History:
             self.responses[rec.response] = None
         return event
 
+    def next(self):
+        """Build and return the next event in timestamp order, or None when none is left."""
+        if not self.finished:
+            raise RuntimeError("History.next() before finish()")
+        if self.delivered == self.count:
+            return None
+        self.delivered += 1
+        return self.build(&self.records[self.order[self.delivered - 1]])
+
     def take(self, Py_ssize_t limit=-1):
         """Build and return up to ``limit`` events (all when -1), in timestamp order."""
         cdef list out = []

@@ -324,6 +324,14 @@ class History:
     def __len__(self) -> int:
         return len(self._order) - self._delivered
 
+    def next(self) -> Any:
+        """Build and return the next event in timestamp order, or None when none is left."""
+        if not self.finished:
+            raise RuntimeError("History.next() before finish()")
+        if self._delivered == len(self._order):
+            return None
+        return self.take(1)[0]
+
     def take(self, limit: int = -1) -> list:
         """Build and return up to ``limit`` events (all when -1), in timestamp order."""
         if not self.finished:
