@@ -245,7 +245,7 @@ cdef object parse_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
     if j < 0:
         fail("Unterminated string starting at", begin)
     if c.buf[j] == 92:
-        return parse_escaped_string(c, i, j, end, build)
+        return parse_escaped_string(c, i, j, end, build, ascii)
     end[0] = j + 1
     if ascii:
         if not build:
@@ -260,13 +260,15 @@ cdef object parse_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
 
 
 cdef object parse_escaped_string(Cursor *c, Py_ssize_t i, Py_ssize_t j, Py_ssize_t *end,
-                                 bint build):
-    """Slow path: a string with escapes, unescaped into the scratch buffer as UTF-8."""
+                                 bint build, bint ascii):
+    """Slow path: a string with escapes, unescaped into the scratch buffer as UTF-8.
+
+    [i, j) is the plain run before the first backslash; ``ascii`` says whether it is ASCII.
+    """
     cdef Py_ssize_t begin = i - 1
     cdef Py_ssize_t n = c.length
     cdef Py_ssize_t out = 0
     cdef Py_ssize_t cp, low, u_pos
-    cdef bint ascii = True
     cdef unsigned char ch
     while True:
         # the plain run [i, j), then the byte at j: a quote or a backslash
@@ -576,7 +578,10 @@ cdef class _Document:
             self.buf += 3
             self.length -= 3
         elif encoding != "utf-8":
-            text = self.owner.decode(encoding, "surrogatepass")
+            try:
+                text = self.owner.decode(encoding, "surrogatepass")
+            except UnicodeDecodeError as exc:
+                raise JSONDecodeError(f"Invalid {encoding} data", self.owner, exc.start) from None
             self.source = text
             self.load_text(text, False)
         return 0

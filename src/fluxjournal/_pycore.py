@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from typing import Any
 
@@ -19,7 +20,19 @@ from fluxjournal.jobid import JobID
 MAX_DEPTH = 512
 
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-_LONG_DIGITS = re.compile(r"\d{100,}")
+_NUMBERS = re.compile(r'"(?:[^"\\]|\\.)*"|(-?\d+)(\.\d+)?([eE][-+]?\d+)?')
+#: Decodes text without json.loads's check for a leading BOM, which applies to str input only.
+_DECODER = json.JSONDecoder()
+
+
+def _long_integer_at(text: str) -> int:
+    """Offset of the first integer longer than ``int()`` accepts (json.loads's ValueError)."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)() or float("inf")
+    for match in _NUMBERS.finditer(text):
+        digits, fraction, exponent = match.groups()
+        if digits and not fraction and not exponent and len(digits.lstrip("-")) > limit:
+            return match.start()
+    return 0
 
 
 def _too_deep_at(text: str) -> int | None:
@@ -74,7 +87,7 @@ def loads(data: Document) -> Any:
 
     deep = _too_deep_at(text)
     try:
-        value = json.loads(text)
+        value = json.loads(text) if isinstance(data, str) else _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         if deep is not None and deep <= exc.pos:
             raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep) from None
@@ -82,11 +95,7 @@ def loads(data: Document) -> Any:
     except RecursionError:
         raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep or 0) from None
     except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
-        match = _LONG_DIGITS.search(text)
-        start = match.start() if match else 0
-        if start and text[start - 1] == "-":
-            start -= 1
-        raise error(str(exc), start) from None
+        raise error(str(exc), _long_integer_at(text)) from None
     if deep is not None:
         raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep)
     return value

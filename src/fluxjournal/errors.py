@@ -17,6 +17,8 @@ class JSONDecodeError(json.JSONDecodeError):
     """
 
     def __init__(self, msg: str, doc: Document, pos: int) -> None:
+        if isinstance(doc, memoryview):  # keep a copy that outlives the buffer and pickles
+            doc = doc.tobytes()
         if isinstance(doc, str):
             lineno = doc.count("\n", 0, pos) + 1
             colno = pos - doc.rfind("\n", 0, pos)
