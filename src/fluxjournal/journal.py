@@ -203,13 +203,16 @@ class JournalConsumerBase(ABC):
 
     def _on_response(self, future: Any) -> None:
         """The then-callback: take every ready response, then hand events to the user."""
+        bad = None
         try:
             self._drain()
         except MalformedResponse as exc:
-            self._raise_from_reactor(exc)
+            bad = exc
         except OSError:
             pass  # as flux-core: an error response ends the stream quietly
         self._flush_to_callback()
+        if bad is not None:
+            self._raise_from_reactor(bad)
 
     def _flush_to_callback(self) -> None:
         if self.processing_inactive or self.cb is None:
