@@ -906,3 +906,28 @@ def test_errors_pickle_round_trip(impl, form):
         exc.colno,
     )
     assert str(copy) == str(exc)
+
+
+@settings(
+    max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    mantissa=st.integers(min_value=0, max_value=10**20),
+    point=st.integers(min_value=0, max_value=21),
+    exponent=st.one_of(st.none(), st.integers(min_value=-40, max_value=40)),
+    negative=st.booleans(),
+)
+def test_decimal_numbers_convert_exactly_like_float(impl, mantissa, point, exponent, negative):
+    """Numbers near the exact fast path's edges (19 digits, exponents of +-19) round as float()."""
+    digits = str(mantissa).rjust(point + 1, "0")
+    text = ("-" if negative else "") + digits[: len(digits) - point]
+    if point:
+        text += "." + digits[len(digits) - point :]
+    if exponent is not None:
+        text += f"e{exponent}"
+    expected = json.loads(text)
+    got = impl.loads(text.encode())
+    assert type(got) is type(expected)
+    assert got == expected
+    if isinstance(got, float):
+        assert math.copysign(1.0, got) == math.copysign(1.0, expected)

@@ -28,6 +28,9 @@ from libc.string cimport memcmp, memcpy
 from fluxjournal.errors import JSONDecodeError, MalformedResponse
 from fluxjournal.jobid import JobID
 
+cdef extern from "_decimal.h":
+    bint fj_decimal_to_double(unsigned long long m, int exp10, int negative, double *out) noexcept nogil
+
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *exc) except? -1.0
     object PyLong_FromString(const char *s, char **pend, int base)
@@ -215,6 +218,24 @@ cdef inline Py_ssize_t put_utf8(unsigned char *out, Py_ssize_t n, Py_ssize_t cp)
     return n + 4
 
 
+cdef inline Py_ssize_t skip_plain_ascii(const unsigned char *buf, Py_ssize_t i,
+                                        Py_ssize_t n) noexcept nogil:
+    """Skip 8 bytes at a time while none is a quote, a backslash, a control or non-ASCII."""
+    cdef unsigned long long word, quote, backslash, control
+    cdef unsigned long long ones = 0x0101010101010101ULL
+    cdef unsigned long long highs = 0x8080808080808080ULL
+    while i + 8 <= n:
+        memcpy(&word, buf + i, 8)
+        quote = word ^ (ones * 34)
+        backslash = word ^ (ones * 92)
+        control = word - ones * 32      # borrows into the high bit for bytes < 0x20
+        if ((((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | control | word)
+                & highs):
+            break
+        i += 8
+    return i
+
+
 cdef Py_ssize_t scan_plain_string(Cursor *c, Py_ssize_t i, bint *ascii) except -2:
     """From ``i`` (after the quote) to the closing quote or the first backslash.
 
@@ -224,7 +245,10 @@ cdef Py_ssize_t scan_plain_string(Cursor *c, Py_ssize_t i, bint *ascii) except -
     cdef Py_ssize_t n = c.length
     cdef unsigned char ch
     cdef bint only_ascii = True
-    while i < n:
+    while True:
+        i = skip_plain_ascii(buf, i, n)
+        if i >= n:
+            break
         ch = buf[i]
         if ch == 34 or ch == 92:
             ascii[0] = only_ascii
@@ -332,23 +356,25 @@ cdef inline bint is_digit(unsigned char ch) noexcept nogil:
     return 48 <= ch <= 57
 
 
-cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint is_float):
+cdef struct Decimal:
+    unsigned long long mantissa   # the digits, while there are at most 19 of them
+    int digits                    # significant digits seen (leading zeros not counted)
+    int exp10                     # the decimal exponent of the last digit
+    bint negative
+
+
+cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint is_float,
+                             Decimal *d):
     """Convert the validated number text [start, stop) exactly as ``float()``/``int()`` do."""
     cdef char small[64]
     cdef bytes big
     cdef const char *text
     cdef Py_ssize_t n = stop - start
-    cdef long long acc = 0
-    cdef Py_ssize_t k = start
-    cdef bint negative = False
-    if not is_float and n <= 18:
-        if c.buf[k] == 45:
-            negative = True
-            k += 1
-        while k < stop:
-            acc = acc * 10 + (c.buf[k] - 48)
-            k += 1
-        return PyLong_FromLongLong(-acc if negative else acc)
+    cdef double value
+    if d.digits <= 18 and not is_float:
+        return PyLong_FromLongLong(-<long long>d.mantissa if d.negative else <long long>d.mantissa)
+    if is_float and d.digits <= 19 and fj_decimal_to_double(d.mantissa, d.exp10, d.negative, &value):
+        return PyFloat_FromDouble(value)
     if n < 64:
         memcpy(small, c.buf + start, n)
         small[n] = 0
@@ -364,6 +390,14 @@ cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint 
         fail(str(exc), start)
 
 
+cdef inline void add_digit(Decimal *d, unsigned char ch) noexcept nogil:
+    if d.digits == 0 and ch == 48:
+        return
+    d.digits += 1
+    if d.digits <= 19:
+        d.mantissa = d.mantissa * 10 + (ch - 48)
+
+
 cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
     """A JSON number at ``i``, matched with the same grammar and lookahead as json."""
     cdef const unsigned char *buf = c.buf
@@ -371,13 +405,22 @@ cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
     cdef Py_ssize_t start = i
     cdef Py_ssize_t e_start
     cdef bint is_float = False
-    if buf[i] == 45:
+    cdef bint exp_negative = False
+    cdef long exponent = 0
+    cdef Decimal d
+    d.mantissa = 0
+    d.digits = 0
+    d.exp10 = 0
+    d.negative = buf[i] == 45
+    if d.negative:
         i += 1
         if i > last:
             fail("Expecting value", start)
     if 49 <= buf[i] <= 57:
-        i += 1
         while i <= last and is_digit(buf[i]):
+            add_digit(&d, buf[i])
+            if d.digits > 19:
+                d.exp10 += 1
             i += 1
     elif buf[i] == 48:
         i += 1
@@ -385,24 +428,31 @@ cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
         fail("Expecting value", start)
     if i < last and buf[i] == 46 and is_digit(buf[i + 1]):
         is_float = True
-        i += 2
+        i += 1
         while i <= last and is_digit(buf[i]):
+            add_digit(&d, buf[i])
+            if d.digits <= 19:
+                d.exp10 -= 1
             i += 1
     if i < last and (buf[i] == 101 or buf[i] == 69):
         e_start = i
         i += 1
         if i < last and (buf[i] == 45 or buf[i] == 43):
+            exp_negative = buf[i] == 45
             i += 1
         while i <= last and is_digit(buf[i]):
+            if exponent < 100000:
+                exponent = exponent * 10 + (buf[i] - 48)
             i += 1
         if is_digit(buf[i - 1]):
             is_float = True
+            d.exp10 += -exponent if exp_negative else exponent
         else:
             i = e_start
     end[0] = i
     if not build:
         return None
-    return number_from_text(c, start, i, is_float)
+    return number_from_text(c, start, i, is_float, &d)
 
 
 cdef inline bint matches(Cursor *c, Py_ssize_t i, const char *word, Py_ssize_t n) noexcept nogil:

@@ -143,6 +143,11 @@ class JournalConsumerBase(ABC):
         returns None once the stream has ended. A response that cannot be decoded raises
         :class:`~fluxjournal.MalformedResponse`; the next call carries on after it.
         """
+        history = self._history
+        if history is not None and not self.processing_inactive:
+            event = history.next()  # the common case while the history drains
+            if event is not None:
+                return event
         if self.rpc is None:
             raise RuntimeError("poll() called before start()")
         while True:
