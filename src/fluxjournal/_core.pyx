@@ -13,6 +13,8 @@ for ``str`` input.
 import json
 import time as _time
 
+cimport cython
+
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem, PyDict_New, PyDict_SetItem
@@ -570,6 +572,7 @@ cdef object parse_array(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
 # Documents: holding the input, mapping failures back to it
 # ---------------------------------------------------------------------------
 
+@cython.no_gc
 cdef class _Document:
     """The UTF-8 bytes of one input document and the Python object that owns them."""
 
@@ -692,6 +695,7 @@ cdef object decode_slice(_Document doc, Py_ssize_t start, Py_ssize_t stop):
 # Events
 # ---------------------------------------------------------------------------
 
+@cython.no_gc
 cdef class RawJSON:
     """A JSON value kept as its bytes inside a retained payload, decoded on first use."""
 
@@ -920,6 +924,7 @@ cdef struct EntryRecord:
     bint has_timestamp
 
 
+@cython.no_gc
 cdef class Response:
     """One decoded journal response: its job id, its entries and lazy ``jobspec``/``R``.
 
@@ -992,8 +997,9 @@ cdef class Response:
         return None if self._R is None else self._R.get()
 
     cdef object shared_jobid(self):
+        # JobID(int) is exactly int.__new__(JobID, value); skip its Python-level __new__
         if self.jobid is None:
-            self.jobid = JobID(self._id if self._id is not None else -1)
+            self.jobid = int.__new__(JobID, self._id if self._id is not None else -1)
         return self.jobid
 
     cdef object lazy_jobspec(self):
@@ -1307,6 +1313,7 @@ cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t 
             sift_down(heap, size, heads, records, 0)
 
 
+@cython.no_gc
 cdef class History:
     """The journal's history, held as compact records until the sentinel arrives.
 

@@ -24,8 +24,9 @@ from fluxjournal.payload import PayloadReader, reader_for
 FLUX_RPC_NORESPONSE = 1
 FLUX_RPC_STREAMING = 2
 
-#: Most responses taken from the future per wait; bounds the work done before delivering.
-DRAIN_LIMIT = 4096
+#: Most responses taken from the future per wake-up: enough to amortise the wake-up, few
+#: enough that the live events waiting in ``backlog`` stay in cache and out of the GC's way.
+DRAIN_LIMIT = 256
 
 JournalEventBase = _impl.JournalEventBase
 JournalEvent = _impl.JournalEvent
@@ -143,11 +144,14 @@ class JournalConsumerBase(ABC):
         returns None once the stream has ended. A response that cannot be decoded raises
         :class:`~fluxjournal.MalformedResponse`; the next call carries on after it.
         """
-        history = self._history
-        if history is not None and not self.processing_inactive:
-            event = history.next()  # the common case while the history drains
-            if event is not None:
-                return event
+        if not self.processing_inactive:  # the common cases first
+            history = self._history
+            if history is not None:
+                event = history.next()
+                if event is not None:
+                    return event
+            elif self.backlog and not self._sentinel_pending:
+                return self.backlog.popleft()
         if self.rpc is None:
             raise RuntimeError("poll() called before start()")
         while True:
@@ -249,23 +253,23 @@ class JournalConsumerBase(ABC):
         self._drain()
 
     def _drain(self) -> None:
+        """Take the ready response, then every other that is ready (up to DRAIN_LIMIT)."""
         reader = self._reader
-        taken = 0
-        while taken < DRAIN_LIMIT and not self._ended and (taken == 0 or reader.ready()):
-            taken += 1
+        ready, take, reset = reader.ready, reader.take, reader.reset
+        process = self._process_fast if self._fast else self._process_general
+        for _ in range(DRAIN_LIMIT):
             try:
-                payload = reader.take()
+                payload = take()
             except OSError as exc:
                 if exc.errno != errno.ENODATA:
                     raise  # left in place: every later poll raises it, as flux-core does
-                reader.reset()
+                reset()
                 self._end_of_stream()
                 return
-            reader.reset()
-            if self._fast:
-                self._process_fast(payload)
-            else:
-                self._process_general(payload)
+            reset()
+            process(b"" if payload is None else payload)
+            if not ready():
+                return
 
     def _end_of_stream(self) -> None:
         self._ended = True

@@ -12,45 +12,46 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Callable, Protocol
 
 
 class PayloadReader(Protocol):
-    """What a journal consumer needs from the future of its streaming RPC."""
+    """What a journal consumer needs from the future of its streaming RPC.
 
-    def ready(self) -> bool:
-        """True when a response can be taken without waiting."""
+    The four are plain callables (bound methods or partials), looked up once per wake-up.
+    """
 
-    def wait(self, timeout: float) -> None:
-        """Block until a response is ready; TimeoutError after ``timeout`` s (-1: never)."""
+    ready: Callable[[], bool]
+    """True when a response can be taken without waiting."""
 
-    def take(self) -> bytes:
-        """The ready response's payload; OSError for an error response (ENODATA: the end)."""
+    wait: Callable[[float], Any]
+    """Block until a response is ready; TimeoutError after ``timeout`` s (-1: never)."""
 
-    def reset(self) -> None:
-        """Let go of the current response so the next one can arrive."""
+    take: Callable[[], bytes | None]
+    """The ready response's payload; OSError for an error response (ENODATA: the end)."""
+
+    reset: Callable[[], Any]
+    """Let go of the current response so the next one can arrive."""
 
 
 class FluxFutureReader:
     """Reads flux-python futures through libflux's C functions, via the bindings' cffi."""
 
     def __init__(self, future: Any, ffi: Any, lib: Any) -> None:
-        self.future = future
         self.ffi = ffi
         self.lib = lib
-        self.pointer = future.pimpl.handle
+        self.pointer = pointer = future.pimpl.handle
         self.data = ffi.new("const void **")
         self.size = ffi.new("size_t *")
-
-    def ready(self) -> bool:
-        return bool(self.lib.flux_future_is_ready(self.pointer))
-
-    def wait(self, timeout: float) -> None:
-        # flux-python's own wait_for: it frees the GIL and turns Ctrl-C into
-        # KeyboardInterrupt, and ETIMEDOUT into TimeoutError.
-        self.future.wait_for(timeout)
+        self.ready = partial(lib.flux_future_is_ready, pointer)
+        self.reset = partial(lib.flux_future_reset, pointer)
+        # flux-python's own wait_for: it frees the GIL, turns Ctrl-C into
+        # KeyboardInterrupt and ETIMEDOUT into TimeoutError.
+        self.wait = future.wait_for
 
     def take(self) -> bytes:
+        """The payload bytes of the ready response (one copy, out of libflux's buffer)."""
         if self.lib.flux_rpc_get_raw(self.pointer, self.data, self.size) < 0:
             errnum = self.ffi.errno or errno.EPROTO
             text = self.lib.flux_future_error_string(self.pointer)
@@ -63,31 +64,21 @@ class FluxFutureReader:
         # libflux stores string payloads with their terminating NUL
         return payload[:-1] if payload.endswith(b"\0") else payload
 
-    def reset(self) -> None:
-        self.lib.flux_future_reset(self.pointer)
-
 
 class GenericReader:
     """Reads any future that offers flux-python's Python API (``get_bytes``/``get_str``)."""
 
     def __init__(self, future: Any) -> None:
         self.future = future
-        self.get = getattr(future, "get_bytes", None) or future.get_str
+        self.ready = future.is_ready
+        self.wait = future.wait_for
+        self.reset = future.reset
+        self.take = getattr(future, "get_bytes", None) or self.take_str
 
-    def ready(self) -> bool:
-        return bool(self.future.is_ready())
-
-    def wait(self, timeout: float) -> None:
-        self.future.wait_for(timeout)
-
-    def take(self) -> bytes:
-        payload = self.get()
-        if payload is None:
-            return b""
-        return payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
-
-    def reset(self) -> None:
-        self.future.reset()
+    def take_str(self) -> bytes | None:
+        """The payload of a future that only offers ``get_str()``, as UTF-8 bytes."""
+        payload = self.future.get_str()
+        return None if payload is None else payload.encode("utf-8", "surrogatepass")
 
 
 def flux_cffi(future: Any) -> tuple[Any, Any] | None:
