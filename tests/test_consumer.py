@@ -506,3 +506,70 @@ def test_jobids_are_shared_per_response(classes):
     events = everything(job(ReplayFlux(BACKLOG[:1] + [SENTINEL])).start())
     assert len({id(e.jobid) for e in events}) == 1
     assert isinstance(events[0].jobid, JobID)
+
+
+class StrOnlyFuture:
+    """A future with flux-python's Python API but no ``get_bytes()``."""
+
+    def __init__(self, future):
+        self._future = future
+        self.pimpl = future.pimpl
+
+    def __getattr__(self, name):
+        if name == "get_bytes":
+            raise AttributeError(name)
+        return getattr(self._future, name)
+
+
+class StrOnlyHandle:
+    """A handle whose futures only offer ``get_str()`` for the payload."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def rpc(self, *args, **kwargs):
+        return StrOnlyFuture(self._handle.rpc(*args, **kwargs))
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+
+def test_a_future_with_only_get_str_works(classes):
+    job, _ = classes
+    consumer = job(StrOnlyHandle(ReplayFlux(FULL)), include_sentinel=True).start()
+    assert not hasattr(consumer.rpc, "get_bytes")
+    assert [key(e) for e in everything(consumer)] == expected(FULL, include_sentinel=True)
+
+
+def test_install_replaces_flux_cores_names_and_uninstall_restores_them():
+    journal = pytest.importorskip("flux.job.journal")
+    import flux.job
+    import flux.resource
+
+    import fluxjournal
+
+    originals = (flux.job.JournalConsumer, journal.JournalEvent, journal.SENTINEL_EVENT)
+    fluxjournal.install()
+    try:
+        assert flux.job.JournalConsumer is fluxjournal.JournalConsumer
+        assert journal.JournalConsumer is fluxjournal.JournalConsumer
+        assert journal.JournalEvent is fluxjournal.JournalEvent
+        assert journal.SENTINEL_EVENT is fluxjournal.SENTINEL_EVENT
+        assert flux.resource.ResourceJournalConsumer is fluxjournal.ResourceJournalConsumer
+        consumer = journal.JournalConsumer(ReplayFlux(FULL), include_sentinel=True).start()
+        events = everything(consumer)
+        assert [key(e) for e in events] == expected(FULL, include_sentinel=True)
+    finally:
+        fluxjournal.uninstall()
+    assert (flux.job.JournalConsumer, journal.JournalEvent, journal.SENTINEL_EVENT) == originals
+
+
+def test_install_without_flux_core_is_an_import_error(monkeypatch):
+    import sys
+
+    import fluxjournal
+
+    monkeypatch.setitem(sys.modules, "flux", None)
+    monkeypatch.setitem(sys.modules, "flux.job", None)
+    with pytest.raises(ImportError):
+        fluxjournal.install()
