@@ -1,0 +1,425 @@
+"""pytest-benchmark suite: fluxjournal's compiled core, its pure-Python twin and flux-core's
+consumer (when its bindings import), on identical payload bytes.
+
+Sizes come from ``--bench-jobs`` (or ``FLUXJOURNAL_BENCH_JOBS``); the small default makes a
+smoke pass (``pytest benchmarks/ --benchmark-disable``) take seconds. Real runs use 30000
+jobs, about 300k events (see benchmarks/README.md). Payloads are generated once per size and
+session, outside every timed region. Peak memory growth is measured in a fresh child process
+per case (``fluxjournal.bench.measure``), recorded in ``extra_info`` and printed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from fluxjournal import bench, decode_response
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+HAVE_FLUX = bench.find_flux_bindings()
+IMPLS = (bench.CYTHON, bench.PYTHON, bench.FLUX_CORE)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fluxjournal", "fluxjournal benchmark sizes")
+    group.addoption(
+        "--bench-jobs",
+        type=int,
+        default=_env_int("FLUXJOURNAL_BENCH_JOBS", 1000),
+        help="jobs in the simulated history (env FLUXJOURNAL_BENCH_JOBS; default 1000, "
+        "real runs: 30000)",
+    )
+    group.addoption(
+        "--bench-live",
+        type=int,
+        default=_env_int("FLUXJOURNAL_BENCH_LIVE", 0),
+        help="live one-event responses (default: twice --bench-jobs)",
+    )
+    group.addoption(
+        "--bench-heavy-jobs",
+        type=int,
+        default=_env_int("FLUXJOURNAL_BENCH_HEAVY_JOBS", 0),
+        help="jobs of the history whose every R is a 1,000-node allocation "
+        "(default: --bench-jobs / 30, at least 20)",
+    )
+    group.addoption(
+        "--bench-rounds",
+        type=int,
+        default=_env_int("FLUXJOURNAL_BENCH_ROUNDS", 3),
+        help="timed rounds per benchmark (default 3)",
+    )
+    group.addoption(
+        "--bench-memory",
+        choices=("auto", "on", "off"),
+        default=os.environ.get("FLUXJOURNAL_BENCH_MEMORY", "auto"),
+        help="measure peak memory growth in a child process per case (auto: unless "
+        "--benchmark-disable)",
+    )
+    group.addoption(
+        "--bench-broker-jobs",
+        type=int,
+        default=_env_int("FLUXJOURNAL_BENCH_BROKER_JOBS", 0),
+        help="run the real-broker group on a fresh `flux start` instance with this many "
+        "jobs submitted (default 0: skipped)",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The sizes of this run."""
+
+    jobs: int
+    live: int
+    heavy_jobs: int
+    rounds: int
+    memory: bool
+    broker_jobs: int
+
+
+@pytest.fixture(scope="session")
+def config(request: pytest.FixtureRequest) -> Config:
+    opt = request.config.getoption
+    jobs = max(1, opt("--bench-jobs"))
+    memory = opt("--bench-memory")
+    disabled = bool(opt("benchmark_disable", False))
+    return Config(
+        jobs=jobs,
+        live=opt("--bench-live") or 2 * jobs,
+        heavy_jobs=opt("--bench-heavy-jobs") or max(20, jobs // 30),
+        rounds=max(1, opt("--bench-rounds")),
+        memory=memory == "on" or (memory == "auto" and not disabled),
+        broker_jobs=opt("--bench-broker-jobs"),
+    )
+
+
+# -- payload sets -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class PayloadSet:
+    """Payloads with what the benchmarks need to know about them, computed once."""
+
+    name: str
+    payloads: list[bytes]
+    events: int
+    stream: str
+    directory: Path
+    _file: Path | None = None
+
+    @property
+    def megabytes(self) -> float:
+        return sum(map(len, self.payloads)) / 1e6
+
+    @property
+    def file(self) -> Path:
+        """The payloads written out, one per line, for a child process to replay."""
+        if self._file is None:
+            self._file = bench.write_payloads(self.payloads, self.directory / f"{self.name}.jsonl")
+        return self._file
+
+
+class Payloads:
+    """The session's payload sets, generated lazily and cached by size."""
+
+    def __init__(self, config: Config, directory: Path) -> None:
+        self.config = config
+        self.directory = directory
+        self._cache: dict[tuple, PayloadSet] = {}
+
+    def _get(self, key: tuple, make: Callable[[], tuple[list[bytes], int, str]]) -> PayloadSet:
+        if key not in self._cache:
+            payloads, events, stream = make()
+            name = "-".join(str(k) for k in key)
+            self._cache[key] = PayloadSet(name, payloads, events, stream, self.directory)
+        return self._cache[key]
+
+    def history(self, jobs: int | None = None) -> PayloadSet:
+        """The history of a simulated instance (default: ``--bench-jobs`` jobs)."""
+        jobs = jobs or self.config.jobs
+
+        def make() -> tuple[list[bytes], int, str]:
+            payloads = bench.history_payloads(jobs)
+            return payloads, bench.count_events(payloads), "history"
+
+        return self._get(("history", jobs), make)
+
+    def live(self) -> PayloadSet:
+        """The sentinel, then ``--bench-live`` one-event responses."""
+        n = self.config.live
+        return self._get(("live", n), lambda: (bench.live_payloads(n), n, "live"))
+
+    def heavy(self) -> PayloadSet:
+        """A history whose every R is that of a 1,000-node allocation."""
+        jobs = self.config.heavy_jobs
+
+        def make() -> tuple[list[bytes], int, str]:
+            payloads = bench.with_R(bench.history_payloads(jobs), bench.big_R(1000))
+            return payloads, bench.count_events(payloads), "history"
+
+        return self._get(("heavy", jobs), make)
+
+    def captures(self) -> PayloadSet:
+        """Every recorded payload in tests/data (job and resource journals)."""
+
+        def make() -> tuple[list[bytes], int, str]:
+            lines = [
+                line
+                for path in sorted(DATA.glob("*.jsonl"))
+                for line in path.read_bytes().splitlines()
+                if line.strip()
+            ]
+            return lines, 0, "captures"
+
+        return self._get(("captures",), make)
+
+
+@pytest.fixture(scope="session")
+def payloads(config: Config, tmp_path_factory: pytest.TempPathFactory) -> Payloads:
+    return Payloads(config, tmp_path_factory.mktemp("payloads"))
+
+
+# -- implementations --------------------------------------------------------------------
+
+
+def available(impl: str) -> bool:
+    if impl == bench.FLUX_CORE:
+        return HAVE_FLUX
+    if impl == bench.CYTHON:
+        return bench.has_extension()
+    return True
+
+
+def skip_unless_available(impl: str) -> None:
+    if not available(impl):
+        reason = {
+            bench.FLUX_CORE: "flux-core's Python bindings do not import (put `flux` on PATH)",
+            bench.CYTHON: "the compiled core fluxjournal._core is not built",
+        }[impl]
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def require() -> Callable[[str], None]:
+    """``require(impl)`` skips the test when that implementation is not available here."""
+    return skip_unless_available
+
+
+@pytest.fixture(params=IMPLS)
+def impl(request: pytest.FixtureRequest) -> str:
+    """Each consumer: fluxjournal's extension, its twin, flux-core's (skipped if absent)."""
+    skip_unless_available(request.param)
+    return request.param
+
+
+# -- running a case ---------------------------------------------------------------------
+
+_memory_rows: list[tuple[str, str, int, float, str]] = []
+_memory_cache: dict[tuple, bench.Measurement] = {}
+
+
+def memory_of(case: bench.Case, data: PayloadSet, uri: str | None = None) -> bench.Measurement:
+    """Peak RSS growth of ``case`` in a fresh child (one untimed-for-us run, cached)."""
+    key = (case, data.name, uri)
+    if key not in _memory_cache:
+        _memory_cache[key] = bench.measure(
+            case, None if uri else data.file, data.events, repeat=1, uri=uri
+        )
+    return _memory_cache[key]
+
+
+class Runner:
+    """Runs one case under pytest-benchmark, checks what it delivered, records memory."""
+
+    def __init__(self, config: Config, request: pytest.FixtureRequest) -> None:
+        self.config = config
+        self.request = request
+
+    def __call__(
+        self,
+        benchmark: Any,
+        case: bench.Case,
+        data: PayloadSet,
+        *,
+        handle_factory: Callable[[], Any] | None = None,
+        uri: str | None = None,
+        memory: bool = True,
+    ) -> None:
+        expect = data.events
+        if case.since:
+            expect = bench.count_events(data.payloads, case.since)
+        pending: list[bench.Prepared] = []
+
+        def setup() -> tuple[tuple[bench.Prepared], dict]:
+            for prepared in pending:  # a broker stream is closed outside the timing
+                prepared.close()
+            pending.clear()
+            handle = handle_factory() if handle_factory is not None else None
+            prepared = bench.prepare(case, data.payloads, data.events, handle)
+            if handle is not None:
+                pending.append(prepared)
+            gc.collect()
+            return (prepared,), {}
+
+        delivered = benchmark.pedantic(
+            lambda prepared: prepared(), setup=setup, rounds=self.config.rounds
+        )
+        for prepared in pending:
+            prepared.close()
+        if delivered is not None:
+            assert delivered == expect, f"{case.impl} delivered {delivered} of {expect} events"
+        info = benchmark.extra_info
+        info.update(
+            implementation=case.impl,
+            mode=case.mode,
+            events=expect,
+            payload_mb=round(data.megabytes, 2),
+        )
+        stats = getattr(benchmark, "stats", None)
+        if stats is not None and stats.stats.min > 0:
+            info["events_per_s"] = round(expect / stats.stats.min)
+        if memory and self.config.memory:
+            m = memory_of(case, data, uri)
+            info["peak_rss_growth_mb"] = round(m.peak_mb, 2)
+            info["memory_method"] = m.memory_method
+            info["kb_per_event"] = round(1024 * m.peak_mb / expect, 3) if expect else None
+            _memory_rows.append(
+                (self.request.node.nodeid.split("::")[-1], case.mode, expect, m.peak_mb, data.name)
+            )
+
+
+@pytest.fixture
+def run_case(config: Config, request: pytest.FixtureRequest) -> Runner:
+    """``run_case(benchmark, case, payload_set)``: time a case, check it, add its memory."""
+    return Runner(config, request)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Memory figures beside the times: peak RSS growth of each case in a fresh child."""
+    if not _memory_rows:
+        return
+    tr = terminalreporter
+    tr.section("fluxjournal: peak memory growth (fresh child process per case)")
+    width = max(len(row[0]) for row in _memory_rows)
+    tr.write_line(f"{'benchmark':<{width}}  {'events':>9}  {'peak MB':>8}  {'KB/event':>8}  data")
+    for name, _mode, events, peak, data in _memory_rows:
+        per_event = f"{1024 * peak / events:.3f}" if events else "-"
+        tr.write_line(f"{name:<{width}}  {events:>9}  {peak:>8.1f}  {per_event:>8}  {data}")
+
+
+# -- a real broker ----------------------------------------------------------------------
+
+
+class Broker:
+    """A single-broker Flux instance (``flux start --test-size=1``) for the broker group."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.flux = shutil.which("flux") or "flux"
+        uri_file = tmp / "uri"
+        self.process = subprocess.Popen(
+            [
+                self.flux,
+                "start",
+                "--test-size=1",
+                "sh",
+                "-c",
+                f'echo "$FLUX_URI" > {uri_file}.tmp && mv {uri_file}.tmp {uri_file}'
+                " && exec sleep 86400",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while not uri_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("flux start did not come up")
+            time.sleep(0.05)
+        self.uri = uri_file.read_text().strip()
+
+    def run(self, *args: str, timeout: float = 3600) -> str:
+        env = dict(os.environ, FLUX_URI=self.uri)
+        return subprocess.run(
+            [self.flux, *args], env=env, capture_output=True, text=True, timeout=timeout, check=True
+        ).stdout
+
+    def handle(self) -> Any:
+        import flux
+
+        return flux.Flux(self.uri)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@dataclasses.dataclass
+class BrokerHistory:
+    broker: Broker
+    events: int
+    data: PayloadSet
+
+
+@pytest.fixture(scope="session")
+def broker_history(config: Config, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A fresh instance with ``--bench-broker-jobs`` finished jobs: its journal history."""
+    if config.broker_jobs <= 0:
+        pytest.skip("real-broker group: pass --bench-broker-jobs N (e.g. 3000) to run it")
+    if not HAVE_FLUX:
+        pytest.skip("needs `flux` on PATH and flux-core's Python bindings")
+    broker = Broker(tmp_path_factory.mktemp("flux"))
+    try:
+        broker.run("submit", f"--cc=1-{config.broker_jobs}", "--quiet", "--wait", "true")
+        recorded = _record_history(broker)
+        events = bench.count_events(recorded)
+        data = PayloadSet(
+            "broker", recorded, events, "history", tmp_path_factory.mktemp("broker-payloads")
+        )
+        yield BrokerHistory(broker, events, data)
+    finally:
+        broker.close()
+
+
+def _record_history(broker: Broker) -> list[bytes]:
+    """The broker's journal responses up to the sentinel, as bytes."""
+    handle = broker.handle()
+    rpc = handle.rpc(bench.JOB_TOPIC, {"full": True}, 0, bench.FLUX_RPC_STREAMING)
+    out = []
+    while True:
+        payload = rpc.get_str().encode()
+        rpc.reset()
+        out.append(payload)
+        response = decode_response(payload)
+        if response.id == -1 and len(response) == 0:
+            break
+    handle.rpc(
+        f"{bench.JOB_TOPIC}-cancel",
+        {"matchtag": rpc.pimpl.get_matchtag()},
+        0,
+        bench.FLUX_RPC_NORESPONSE,
+    )
+    with contextlib.suppress(OSError):
+        while True:
+            rpc.get_str()
+            rpc.reset()
+    return out

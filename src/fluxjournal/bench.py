@@ -1,0 +1,1055 @@
+"""Benchmark fluxjournal's consumer against its pure-Python twin and flux-core's own.
+
+``python -m fluxjournal.bench`` (``fluxjournal bench``) replays the same SimulatedFlux payload
+bytes through ReplayFlux for every implementation. Each implementation and mode runs in a
+fresh child process, so one implementation's heap never inflates another's peak memory; the
+child times the best of ``--repeat`` runs and measures the peak RSS growth of the first.
+Ratios are computed within one run, against flux-core's consumer through ``poll()`` (against
+the twin when flux-core's bindings do not import). ``--chart`` draws events/s and memory
+against history size. The pytest-benchmark suite in ``benchmarks/`` uses the same scenarios
+(:class:`Case`, :func:`prepare`, :func:`measure`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import errno
+import gc
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+CYTHON = "cython"
+PYTHON = "python"
+FLUX_CORE = "flux-core"
+RECEIVE = "receive"
+"""The bare receive loop (``wait_for``, ``get_str``, ``reset``; no decoding): the floor."""
+
+CONSUMERS = (FLUX_CORE, PYTHON, CYTHON)
+APIS = ("poll", "batch", "iter", "callback")
+JOB_TOPIC = "job-manager.events-journal"
+JOB_SENTINEL = b'{"id":-1,"events":[]}'
+FLUX_RPC_NORESPONSE = 1
+FLUX_RPC_STREAMING = 2
+BATCH_LIMIT = 1024
+#: Below this peak growth (a live stream keeps next to nothing) a memory ratio means nothing.
+MIN_REFERENCE_MB = 1.0
+
+#: The headline comparisons: (stream, api), run for every implementation that has the api.
+HEADLINE = (
+    ("history", "poll"),
+    ("history", "batch"),
+    ("history", "iter"),
+    ("live", "poll"),
+    ("live", "batch"),
+)
+
+_flux_paths: list[str] = []
+_have_flux: bool | None = None
+
+
+# -- implementations ----------------------------------------------------------------------
+
+
+def find_flux_bindings() -> bool:
+    """Make flux-core's Python bindings importable if ``flux`` is on PATH; True when they are.
+
+    The same discovery as the test suite's: ``flux env`` prints the PYTHONPATH of the bindings
+    that match the ``flux`` command. flux-core is optional: False means it is left out.
+    """
+    global _have_flux
+    if _have_flux is not None:
+        return _have_flux
+    _have_flux = _import_flux_journal()
+    if _have_flux:
+        return True
+    flux = shutil.which("flux")
+    if flux is None:
+        return False
+    try:
+        out = subprocess.run(
+            [flux, "env", "sh", "-c", 'echo "$PYTHONPATH"'],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    for part in out.split(":"):
+        if part and part not in sys.path:
+            sys.path.append(part)
+            _flux_paths.append(part)
+    _have_flux = _import_flux_journal()
+    return _have_flux
+
+
+def _import_flux_journal() -> bool:
+    try:
+        import flux.job.journal  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def flux_core_version() -> str | None:
+    """flux-core's version string, as libflux reports it; None without the bindings."""
+    if not find_flux_bindings():
+        return None
+    try:
+        from flux.core.inner import ffi, lib
+
+        return ffi.string(lib.flux_core_version_string()).decode()
+    except (ImportError, AttributeError):
+        return "unknown"
+
+
+def has_extension() -> bool:
+    """True when the compiled core ``fluxjournal._core`` imports."""
+    try:
+        from fluxjournal import _core  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def implementations() -> list[str]:
+    """The consumers this machine can run, the reference (flux-core, else the twin) first."""
+    found = [FLUX_CORE] if find_flux_bindings() else []
+    found.append(PYTHON)
+    if has_extension():
+        found.append(CYTHON)
+    return found
+
+
+def supports(impl: str, api: str) -> bool:
+    """flux-core's consumer has poll() and callbacks only; the bare loop is a poll loop."""
+    if impl == FLUX_CORE:
+        return api in ("poll", "callback")
+    if impl == RECEIVE:
+        return api == "poll"
+    return api in APIS
+
+
+_classes: dict[str, type] = {}
+
+
+def consumer_class(impl: str) -> type:
+    """The job journal consumer class of ``impl``: cython, python (the twin) or flux-core."""
+    if impl in _classes:
+        return _classes[impl]
+    if impl == FLUX_CORE:
+        if not find_flux_bindings():
+            raise RuntimeError("flux-core's Python bindings do not import")
+        from flux.job.journal import JournalConsumer as cls
+    else:
+        from fluxjournal.journal import JournalConsumer
+
+        if impl == CYTHON:
+            from fluxjournal import _core as core
+        elif impl == PYTHON:
+            from fluxjournal import _pycore as core
+        else:
+            raise ValueError(f"unknown implementation {impl!r}")
+        cls = type(
+            f"JournalConsumer_{impl}",
+            (JournalConsumer,),
+            {"core": core, "SENTINEL_EVENT": core.SENTINEL_EVENT, "__module__": __name__},
+        )
+    _classes[impl] = cls
+    return cls
+
+
+# -- payloads -----------------------------------------------------------------------------
+
+
+def history_payloads(jobs: int, seed: int = 1) -> list[bytes]:
+    """The job journal history of a simulated instance with ``jobs`` jobs, then the sentinel."""
+    from fluxjournal.testing import SimulatedFlux
+
+    return list(SimulatedFlux(jobs=jobs, seed=seed).journal_payloads())
+
+
+def live_payloads(events: int, seed: int = 1) -> list[bytes]:
+    """The sentinel (an empty history), then ``events`` live one-event responses."""
+    from fluxjournal.testing import SimulatedFlux
+
+    payloads = SimulatedFlux(jobs=100, seed=seed, live=events).journal_payloads()
+    for payload in payloads:
+        if payload == JOB_SENTINEL:
+            break
+    return [JOB_SENTINEL, *payloads]
+
+
+def big_R(nodes: int = 1000, cores: int = 48, gpus: int = 4) -> bytes:
+    """The R of a ``nodes``-node allocation whose nodes differ (partly allocated ones), so
+    that R_lite holds one entry per rank, as for an allocation that is not uniform."""
+    entries = []
+    for rank in range(nodes):
+        first = rank % 7
+        children: dict[str, str] = {"core": f"{first}-{cores - 1 - rank % 5}"}
+        if rank % 3:
+            children["gpu"] = f"0-{gpus - 1 - rank % 2}"
+        entries.append({"rank": str(rank), "children": children})
+    R = {
+        "version": 1,
+        "execution": {
+            "R_lite": entries,
+            "starttime": 1795837788.8382528,
+            "expiration": 1795841388.8382528,
+            "nodelist": [f"node{rank:04d}" for rank in range(nodes)],
+            "properties": {"pbatch": ",".join(str(r) for r in range(0, nodes, 2))},
+        },
+    }
+    return json.dumps(R, separators=(",", ":")).encode()
+
+
+def with_R(payloads: Iterable[bytes], R: bytes) -> list[bytes]:
+    """The payloads with every ``R`` replaced by ``R`` (SimulatedFlux writes it last)."""
+    out = []
+    for payload in payloads:
+        at = payload.rfind(b',"R":{')
+        if at >= 0 and payload.endswith(b"}}"):
+            payload = payload[:at] + b',"R":' + R + b"}"
+        out.append(payload)
+    return out
+
+
+def count_events(payloads: Iterable[bytes], since: float = 0.0) -> int:
+    """How many events the payloads hold after ``since`` (counted outside any timing)."""
+    from fluxjournal import decode_response
+
+    total = 0
+    for payload in payloads:
+        stamps = decode_response(payload).timestamps()
+        total += len(stamps) if since <= 0 else sum(1 for t in stamps if t > since)
+    return total
+
+
+def median_timestamp(payloads: Iterable[bytes]) -> float:
+    """The timestamp in the middle of the history: the ``since`` of a restart benchmark."""
+    from fluxjournal import decode_response
+
+    stamps = sorted(t for p in payloads for t in decode_response(p).timestamps())
+    return stamps[len(stamps) // 2] if stamps else 0.0
+
+
+def write_payloads(payloads: Sequence[bytes], path: str | os.PathLike[str]) -> Path:
+    """Write payloads one per line (compact JSON has no raw newline) for a child to read."""
+    path = Path(path)
+    path.write_bytes(b"\n".join(payloads))
+    return path
+
+
+def read_payloads(path: str | os.PathLike[str]) -> list[bytes]:
+    """The payloads written by :func:`write_payloads`."""
+    return Path(path).read_bytes().split(b"\n")
+
+
+_replay: type | None = None
+
+
+def _replay_class() -> type:
+    global _replay
+    if _replay is not None:
+        return _replay
+    from fluxjournal.testing import ReplayFlux
+
+    class FreshCopies(ReplayFlux):
+        """ReplayFlux whose futures hand out a new copy of each payload, as a broker's do:
+        a consumer that keeps payloads then pays for them, as it would on a real broker."""
+
+        def rpc(self, *args: Any, **kwargs: Any) -> Any:
+            future = super().rpc(*args, **kwargs)
+            get_bytes = future.get_bytes
+            future.get_bytes = lambda: bytes(memoryview(get_bytes()))
+            return future
+
+    _replay = FreshCopies
+    return FreshCopies
+
+
+def replay_handle(payloads: Sequence[bytes]) -> Any:
+    """A ReplayFlux handle serving ``payloads``, a fresh copy of each per response."""
+    return _replay_class()(payloads)
+
+
+# -- scenarios ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One scenario: which consumer, through which API, on which kind of stream.
+
+    ``stream`` is "history" (drain to the sentinel) or "live" (an empty history, then count
+    ``events`` live events). ``since`` is passed to the consumer; with ``read`` every event's
+    jobspec and R are looked at; with ``gc`` False the collector is off while it runs.
+    """
+
+    impl: str
+    api: str = "poll"
+    stream: str = "history"
+    since: float = 0.0
+    read: bool = False
+    gc: bool = True
+
+    @property
+    def mode(self) -> str:
+        """The short name used in tables: ``history/poll``, ``live/batch``..."""
+        extra = "+read" if self.read else ""
+        extra += "+since" if self.since else ""
+        extra += "" if self.gc else "+nogc"
+        return f"{self.stream}/{self.api}{extra}"
+
+
+class Prepared:
+    """A started consumer ready to run a case; calling it runs the timed part.
+
+    Calling returns the number of events delivered (None for the bare receive loop, which
+    does not decode). :meth:`close` cancels the request and drains it (needed on a broker).
+    """
+
+    def __init__(self, run: Callable[[], int | None], close: Callable[[], None]) -> None:
+        self._run = run
+        self.close = close
+
+    def __call__(self) -> int | None:
+        return self._run()
+
+
+def _read(event: Any) -> None:
+    """Look at an event's jobspec and R, as a consumer that uses them does."""
+    jobspec = event.jobspec
+    if jobspec is not None:
+        jobspec.get("version")
+    R = event.R
+    if R is not None:
+        R.get("execution")
+
+
+def prepare(
+    case: Case, payloads: Sequence[bytes] | None = None, events: int = 0, handle: Any = None
+) -> Prepared:
+    """Start ``case``'s consumer on ``handle`` (default: a ReplayFlux of ``payloads``).
+
+    Everything but the receiving and delivering of events happens here, outside the timed
+    region. ``events`` is how many live events to wait for when ``case.stream`` is "live".
+    """
+    if not supports(case.impl, case.api):
+        raise ValueError(f"{case.impl} has no {case.api} API")
+    if handle is None:
+        if payloads is None:
+            raise ValueError("prepare() needs payloads or a handle")
+        handle = replay_handle(payloads)
+    live = case.stream == "live"
+    if live and events <= 0:
+        raise ValueError("a live case needs the number of events to wait for")
+    if case.impl == RECEIVE:
+        return _prepare_receive(handle, events if live else 0)
+    cls = consumer_class(case.impl)
+    consumer = cls(handle, since=case.since, include_sentinel=not live)
+    touch = _read if case.read else None
+    sentinel = consumer.SENTINEL_EVENT
+    if case.api == "callback":
+        run = _callback_runner(consumer, handle, sentinel, touch, events if live else 0)
+    else:
+        consumer.start()
+        drain = _LIVE[case.api] if live else _HISTORY[case.api]
+
+        def run() -> int:
+            return drain(consumer, sentinel, touch, events)
+
+    def close() -> None:
+        consumer.stop()
+        if case.api == "callback":
+            handle.reactor_run()
+        else:
+            while consumer.poll() is not None:
+                pass
+
+    return Prepared(_with_gc(case.gc, run), close)
+
+
+def _with_gc(enabled: bool, run: Callable[[], Any]) -> Callable[[], Any]:
+    if enabled:
+        return run
+
+    def without_gc() -> Any:
+        gc.disable()
+        try:
+            return run()
+        finally:
+            gc.enable()
+
+    return without_gc
+
+
+def _history_poll(consumer: Any, sentinel: Any, touch: Any, events: int) -> int:
+    poll = consumer.poll
+    n = 0
+    while True:
+        event = poll()
+        if event is sentinel or event is None:
+            return n
+        if touch is not None:
+            touch(event)
+        n += 1
+
+
+def _history_batch(consumer: Any, sentinel: Any, touch: Any, events: int) -> int:
+    poll_batch = consumer.poll_batch
+    n = 0
+    while True:
+        batch = poll_batch(BATCH_LIMIT)
+        if not batch:
+            return n
+        for event in batch:
+            if event is sentinel:
+                return n
+            if touch is not None:
+                touch(event)
+            n += 1
+
+
+def _history_iter(consumer: Any, sentinel: Any, touch: Any, events: int) -> int:
+    n = 0
+    for event in consumer:
+        if event is sentinel:
+            break
+        if touch is not None:
+            touch(event)
+        n += 1
+    return n
+
+
+def _live_poll(consumer: Any, sentinel: Any, touch: Any, events: int) -> int:
+    poll = consumer.poll
+    n = 0
+    while n < events:
+        event = poll()
+        if event is None:
+            break
+        if touch is not None:
+            touch(event)
+        n += 1
+    return n
+
+
+def _live_batch(consumer: Any, sentinel: Any, touch: Any, events: int) -> int:
+    poll_batch = consumer.poll_batch
+    n = 0
+    while n < events:
+        batch = poll_batch(BATCH_LIMIT)
+        if not batch:
+            break
+        for event in batch:
+            if touch is not None:
+                touch(event)
+            n += 1
+    return n
+
+
+def _live_iter(consumer: Any, sentinel: Any, touch: Any, events: int) -> int:
+    n = 0
+    for event in consumer:
+        if touch is not None:
+            touch(event)
+        n += 1
+        if n == events:
+            break
+    return n
+
+
+_HISTORY = {"poll": _history_poll, "batch": _history_batch, "iter": _history_iter}
+_LIVE = {"poll": _live_poll, "batch": _live_batch, "iter": _live_iter}
+
+
+def _callback_runner(
+    consumer: Any, handle: Any, sentinel: Any, touch: Any, events: int
+) -> Callable[[], int]:
+    """Events handed to a callback from the reactor, which stops at the sentinel (history)
+    or at the ``events``-th event (live)."""
+    count = [0]
+
+    def on_event(event: Any) -> None:
+        if event is sentinel or event is None:
+            handle.reactor_stop()
+            return
+        if touch is not None:
+            touch(event)
+        count[0] += 1
+        if count[0] == events:
+            handle.reactor_stop()
+
+    consumer.set_callback(on_event)
+    consumer.start()
+
+    def run() -> int:
+        handle.reactor_run()
+        return count[0]
+
+    return run
+
+
+def _prepare_receive(handle: Any, events: int = 0) -> Prepared:
+    """flux-python's own calls with no decoding: the floor of any consumer. It reads to the
+    sentinel, or with ``events`` that many responses after it (one event each, live)."""
+    rpc = handle.rpc(JOB_TOPIC, {"full": True}, 0, FLUX_RPC_STREAMING)
+
+    def run() -> None:
+        wait_for, get_str, reset = rpc.wait_for, rpc.get_str, rpc.reset
+        while True:
+            wait_for()
+            payload = get_str()
+            reset()
+            if len(payload) < 40 and '"id":-1' in payload:
+                break
+        for _ in range(events):
+            wait_for()
+            get_str()
+            reset()
+        return None
+
+    def close() -> None:
+        handle.rpc(
+            f"{JOB_TOPIC}-cancel", {"matchtag": rpc.pimpl.get_matchtag()}, 0, FLUX_RPC_NORESPONSE
+        )
+        while True:
+            try:
+                rpc.wait_for()
+                rpc.get_str()
+            except OSError as exc:
+                if exc.errno == errno.ENODATA:
+                    return
+                raise
+            rpc.reset()
+
+    return Prepared(run, close)
+
+
+# -- measuring, in a child process --------------------------------------------------------
+
+
+class PeakMeter:
+    """Peak RSS growth of this process from :meth:`start` to :meth:`stop`, in MB.
+
+    On Linux, writing 5 to /proc/self/clear_refs resets the peak (VmHWM), so the growth of one
+    run is exact whatever the process did before. Elsewhere, :attr:`method` is "tracemalloc"
+    and the caller measures a separate, untimed run under tracemalloc.
+    """
+
+    def __init__(self) -> None:
+        self.method = "rss" if self._resettable() else "tracemalloc"
+        self.base = 0
+
+    @staticmethod
+    def _resettable() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return PeakMeter._status_kb("VmHWM") > 0
+        except (OSError, ValueError):
+            return False
+
+    @staticmethod
+    def _status_kb(field: str) -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise ValueError(field)
+
+    def start(self) -> None:
+        """Reset the peak and take the current RSS as the base."""
+        if self.method == "rss":
+            _malloc_trim()
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self.base = self._status_kb("VmRSS")
+        else:
+            import tracemalloc
+
+            tracemalloc.start()
+            self.base = tracemalloc.get_traced_memory()[0]
+
+    def stop(self) -> float:
+        """The peak growth since :meth:`start`, in MB."""
+        if self.method == "rss":
+            return max(0, self._status_kb("VmHWM") - self.base) / 1024
+        import tracemalloc
+
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return max(0, peak - self.base) / 1024 / 1024
+
+
+def _malloc_trim() -> None:
+    """Give the C heap's free pages back to the system (glibc), so that memory freed before a
+    run is not silently reused by it: the RSS growth then counts every page the run needs."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclasses.dataclass
+class Measurement:
+    """What a child reports for one case: best time, every time, events, peak growth."""
+
+    case: Case
+    events: int
+    seconds: float
+    times: list[float]
+    peak_mb: float
+    memory_method: str
+    delivered: int | None
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else math.inf
+
+
+def run_case(
+    case: Case,
+    payloads: Sequence[bytes] | None,
+    events: int,
+    repeat: int = 1,
+    handle_factory: Callable[[], Any] | None = None,
+) -> dict[str, Any]:
+    """Run ``case`` ``repeat`` times in this process: best time, peak growth of the first run.
+
+    Meant for a fresh process (see :func:`measure`): then nothing else inflates the peak.
+    """
+    meter = PeakMeter()
+    times: list[float] = []
+    peak: float | None = None
+    delivered: int | None = None
+    handle = handle_factory() if handle_factory is not None else None
+    for i in range(max(1, repeat)):
+        prepared = prepare(case, payloads, events, handle)
+        gc.collect()
+        if i == 0 and meter.method == "rss":
+            meter.start()
+        t0 = time.perf_counter()
+        delivered = prepared()
+        times.append(time.perf_counter() - t0)
+        if i == 0 and meter.method == "rss":
+            peak = meter.stop()
+        if handle is not None:
+            prepared.close()
+        del prepared
+        gc.collect()
+    if peak is None:  # tracemalloc slows the run down: measure an extra one, untimed
+        prepared = prepare(case, payloads, events, handle)
+        gc.collect()
+        meter.start()
+        prepared()
+        peak = meter.stop()
+        if handle is not None:
+            prepared.close()
+    return {
+        "times": times,
+        "peak_mb": peak,
+        "memory_method": meter.method,
+        "delivered": delivered,
+    }
+
+
+def _child_main() -> int:
+    """The child's side of :func:`measure`: a JSON request on stdin, a JSON result on stdout."""
+    spec = json.loads(sys.stdin.read())
+    for part in spec.get("sys_path", []):
+        if part not in sys.path:
+            sys.path.append(part)
+    case = Case(**spec["case"])
+    payloads = read_payloads(spec["payloads"]) if spec.get("payloads") else None
+    factory = None
+    if spec.get("uri"):
+        import flux
+
+        uri = spec["uri"]
+
+        def factory() -> Any:
+            return flux.Flux(uri)
+
+    result = run_case(case, payloads, spec["events"], spec["repeat"], factory)
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    return 0
+
+
+def measure(
+    case: Case,
+    payload_file: str | os.PathLike[str] | None,
+    events: int,
+    repeat: int = 1,
+    uri: str | None = None,
+    timeout: float | None = None,
+) -> Measurement:
+    """Run ``case`` in a fresh Python process: best of ``repeat`` and the peak RSS growth.
+
+    The child reads the payloads from ``payload_file`` (or connects to the broker at
+    ``uri``), so that every implementation sees the same bytes and none shares a heap.
+    """
+    if case.impl == FLUX_CORE:
+        find_flux_bindings()
+    import fluxjournal
+
+    spec = {
+        "case": dataclasses.asdict(case),
+        "payloads": None if payload_file is None else str(payload_file),
+        "uri": uri,
+        "events": events,
+        "repeat": repeat,
+        "sys_path": [str(Path(fluxjournal.__file__).resolve().parent.parent), *_flux_paths],
+    }
+    code = "import sys\nfrom fluxjournal.bench import _child_main\nsys.exit(_child_main())\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"benchmark child for {case.impl} {case.mode} failed:\n{proc.stderr.strip()}"
+        )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Measurement(
+        case=case,
+        events=events,
+        seconds=min(result["times"]),
+        times=result["times"],
+        peak_mb=result["peak_mb"],
+        memory_method=result["memory_method"],
+        delivered=result["delivered"],
+    )
+
+
+# -- the bench command --------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the table: a measurement at one history size, with its ratios."""
+
+    jobs: int
+    impl: str
+    result: Measurement
+    speedup: float | None = None
+    memory_share: float | None = None
+
+    @property
+    def mode(self) -> str:
+        return self.result.case.mode
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive integers")
+    return sizes
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``fluxjournal bench``."""
+    parser = argparse.ArgumentParser(
+        prog="fluxjournal bench",
+        description=(
+            "Compare fluxjournal's compiled consumer, its pure-Python twin and flux-core's "
+            "consumer (when its bindings import) on the same SimulatedFlux payloads replayed "
+            "through ReplayFlux: history drain via poll(), poll_batch() and the iterator, and "
+            "a live stream of one-event responses. Each implementation runs in a fresh child "
+            "process: best-of-R time and peak RSS growth."
+        ),
+    )
+    parser.add_argument(
+        "--jobs", type=_positive, default=30000, help="jobs in the history (default 30000)"
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        help="comma-separated history sizes in jobs, e.g. 1000,10000,30000 (overrides --jobs)",
+    )
+    parser.add_argument(
+        "--live",
+        type=_positive,
+        help="live one-event responses (default: twice the number of jobs)",
+    )
+    parser.add_argument("--repeat", type=_positive, default=3, help="best of R runs (default 3)")
+    parser.add_argument("--seed", type=int, default=1, help="SimulatedFlux seed (default 1)")
+    parser.add_argument(
+        "--modes",
+        default=",".join(f"{s}/{a}" for s, a in HEADLINE),
+        help="comma-separated modes to run (default: %(default)s)",
+    )
+    parser.add_argument("--chart", metavar="PATH.png", help="write a PNG chart (needs matplotlib)")
+    parser.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
+    return parser
+
+
+def _parse_modes(text: str) -> list[tuple[str, str]]:
+    modes = []
+    for part in text.split(","):
+        stream, _, api = part.strip().partition("/")
+        if stream not in ("history", "live") or api not in APIS:
+            raise ValueError(f"unknown mode {part!r}: use history/<api> or live/<api>")
+        modes.append((stream, api))
+    return modes
+
+
+def _ratios(rows: list[Row], reference: str) -> None:
+    """Speed-up and memory share of each row against the reference's poll() at its size."""
+    refs = {
+        (r.jobs, r.result.case.stream): r
+        for r in rows
+        if r.impl == reference and r.result.case.api == "poll"
+    }
+    for row in rows:
+        ref = refs.get((row.jobs, row.result.case.stream))
+        if ref is None:
+            continue
+        row.speedup = row.result.events_per_s / ref.result.events_per_s
+        if ref.result.peak_mb >= MIN_REFERENCE_MB:
+            row.memory_share = row.result.peak_mb / ref.result.peak_mb
+
+
+HEADER = (
+    "jobs",
+    "implementation",
+    "mode",
+    "events",
+    "seconds",
+    "events/s",
+    "us/event",
+    "speed-up",
+    "peak-MB",
+    "mem/ref",
+)
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """The plain-text table: one line per implementation and mode."""
+    lines = [HEADER]
+    for row in rows:
+        m = row.result
+        lines.append(
+            (
+                str(row.jobs),
+                row.impl,
+                row.mode,
+                str(m.events),
+                f"{m.seconds:.4g}",
+                f"{m.events_per_s:.0f}",
+                f"{1e6 * m.seconds / m.events:.2f}" if m.events else "-",
+                "-" if row.speedup is None else f"{row.speedup:.1f}x",
+                f"{m.peak_mb:.1f}",
+                "-" if row.memory_share is None else f"{row.memory_share:.3f}",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
+    left = {1, 2}
+    out = []
+    for line in lines:
+        cells = [
+            cell.ljust(w) if i in left else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths))
+        ]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+def write_chart(rows: Sequence[Row], path: str | os.PathLike[str]) -> None:
+    """Events/s and peak memory against history size, one line per implementation and API."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {FLUX_CORE: "tab:red", PYTHON: "tab:blue", CYTHON: "tab:green", RECEIVE: "gray"}
+    styles = {"poll": "-", "batch": "--", "iter": ":", "callback": "-."}
+    series: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        if row.result.case.stream == "history":
+            series.setdefault((row.impl, row.result.case.api), []).append(row)
+    fig, (speed, memory) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for (impl, api), points in series.items():
+        points.sort(key=lambda r: r.result.events)
+        x = [r.result.events for r in points]
+        look = {
+            "color": colors.get(impl),
+            "linestyle": styles.get(api, "-"),
+            "marker": "o",
+            "label": f"{impl} {api}",
+        }
+        speed.plot(x, [r.result.events_per_s for r in points], **look)
+        if impl != RECEIVE:  # it keeps nothing
+            memory.plot(x, [r.result.peak_mb for r in points], **look)
+    speed.set(
+        xscale="log",
+        yscale="log",
+        xlabel="history events",
+        ylabel="events/s",
+        title="History drain throughput",
+    )
+    memory.set(
+        xscale="log",
+        yscale="log",
+        xlabel="history events",
+        ylabel="peak RSS growth (MB)",
+        title="History drain peak memory",
+    )
+    for ax in (speed, memory):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle("fluxjournal vs flux-core's JournalConsumer (SimulatedFlux via ReplayFlux)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _environment() -> str:
+    import fluxjournal
+
+    parts = [
+        f"python {platform.python_version()}",
+        f"fluxjournal {fluxjournal.__version__}",
+        f"flux-core {flux_core_version() or 'absent'}",
+        f"{platform.machine()}, {os.cpu_count()} CPUs",
+    ]
+    return "; ".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the headline comparisons, print the table; 0 on success, 2 on a usage error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        modes = _parse_modes(args.modes)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.chart:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                "fluxjournal bench: --chart needs matplotlib (pip install matplotlib)",
+                file=sys.stderr,
+            )
+            return 2
+    sizes = args.sizes or [args.jobs]
+    impls = implementations()
+    reference = FLUX_CORE if FLUX_CORE in impls else PYTHON
+    print(f"# {_environment()}")
+    print(f"# command: fluxjournal bench {' '.join(argv if argv is not None else sys.argv[1:])}")
+    if FLUX_CORE not in impls:
+        print("# flux-core's bindings do not import: ratios are against the pure-Python twin")
+    rows: list[Row] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fluxjournal-bench-") as tmp:
+        for jobs in sizes:
+            rows += _run_size(jobs, args, modes, impls, Path(tmp))
+    _ratios(rows, reference)
+    print(
+        f"# best of {args.repeat}; speed-up = events/s over {reference}'s poll() on the same "
+        "payloads in this run; peak-MB = peak RSS growth of a fresh child during the first "
+        f"run; mem/ref = peak-MB over {reference}'s. Total {time.perf_counter() - started:.0f} s"
+    )
+    print(format_table(rows))
+    for row in rows:
+        m = row.result
+        if m.delivered is not None and m.delivered != m.events:
+            print(
+                f"warning: {row.impl} {row.mode} delivered {m.delivered} events, "
+                f"expected {m.events}",
+                file=sys.stderr,
+            )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps([_row_json(r) for r in rows], indent=1) + "\n", encoding="utf-8"
+        )
+    if args.chart:
+        write_chart(rows, args.chart)
+        print(f"# chart written to {args.chart}")
+    return 0
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    m = row.result
+    return {
+        "jobs": row.jobs,
+        "implementation": row.impl,
+        "mode": row.mode,
+        "case": dataclasses.asdict(m.case),
+        "events": m.events,
+        "seconds": m.seconds,
+        "times": m.times,
+        "events_per_s": m.events_per_s,
+        "speedup": row.speedup,
+        "peak_mb": m.peak_mb,
+        "memory_share": row.memory_share,
+        "memory_method": m.memory_method,
+    }
+
+
+def _run_size(
+    jobs: int,
+    args: argparse.Namespace,
+    modes: list[tuple[str, str]],
+    impls: list[str],
+    tmp: Path,
+) -> list[Row]:
+    """Every mode and implementation on one history size (payloads generated once)."""
+    history = history_payloads(jobs, args.seed)
+    history_events = count_events(history)
+    live_count = args.live or 2 * jobs
+    files = {"history": write_payloads(history, tmp / f"history-{jobs}.jsonl")}
+    megabytes = sum(map(len, history)) / 1e6
+    del history
+    notes = f"history of {jobs} jobs: {history_events} events ({megabytes:.1f} MB)"
+    if any(stream == "live" for stream, _ in modes):
+        files["live"] = write_payloads(
+            live_payloads(live_count, args.seed), tmp / f"live-{jobs}.jsonl"
+        )
+        notes += f"; live: {live_count} one-event responses"
+    print(f"# {notes}", flush=True)
+    rows = []
+    for stream, api in modes:
+        candidates = ([RECEIVE] if api == "poll" else []) + impls
+        for impl in candidates:
+            if not supports(impl, api):
+                continue
+            case = Case(impl, api, stream)
+            events = history_events if stream == "history" else live_count
+            print(f"#   {jobs} jobs: {impl} {case.mode} ...", file=sys.stderr, flush=True)
+            result = measure(case, files[stream], events, args.repeat)
+            rows.append(Row(jobs, impl, result))
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
