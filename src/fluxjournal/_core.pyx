@@ -122,8 +122,12 @@ cdef object cached_ascii(const unsigned char *p, Py_ssize_t n):
     for k in range(n):
         h = (h ^ p[k]) * 16777619u
     slot = &string_cache[h & (CACHE_SLOTS - 1)]
-    if slot.value != NULL and slot.length == n and memcmp(slot.text, p, n) == 0:
-        return <object>slot.value
+    if slot.value != NULL and slot.length == n:
+        k = 0
+        while k < n and slot.text[k] == p[k]:  # short: cheaper than a call to memcmp
+            k += 1
+        if k == n:
+            return <object>slot.value
     s = new_ascii(p, n)
     Py_XDECREF(slot.value)
     Py_INCREF(s)
