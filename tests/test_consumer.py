@@ -573,3 +573,15 @@ def test_install_without_flux_core_is_an_import_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "flux.job", None)
     with pytest.raises(ImportError):
         fluxjournal.install()
+
+
+def test_breaking_out_of_the_iterator_loses_nothing(classes):
+    job, _ = classes
+    consumer = job(ReplayFlux(FULL), include_sentinel=True).start()
+    first = []
+    for event in consumer:
+        first.append(event)
+        if len(first) == 10:
+            break
+    rest = everything(consumer)
+    assert [key(e) for e in first + rest] == expected(FULL, include_sentinel=True)

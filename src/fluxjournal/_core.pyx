@@ -23,6 +23,7 @@ from cpython.list cimport PyList_Append, PyList_New
 from cpython.long cimport PyLong_FromLongLong
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.limits cimport INT_MAX
 from libc.math cimport INFINITY, NAN
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy
@@ -921,10 +922,10 @@ SENTINEL_EVENT = JournalEvent(-1, {})
 # Journal responses
 # ---------------------------------------------------------------------------
 
+# Records are kept for every history event until it is delivered: 16 bytes each.
 cdef struct EntryRecord:
     double timestamp
-    Py_ssize_t start           # offset of the entry's "{"
-    Py_ssize_t stop            # offset after its "}"
+    int start                  # offset of the entry's "{" (payloads are < 2 GiB)
     bint has_timestamp
 
 
@@ -1154,7 +1155,6 @@ cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index
             i = skip_ws(c, i + 1)
     c.depth -= 1
     rec = &r.records[r.count - 1]
-    rec.stop = i + 1
     if not rec.has_timestamp:
         rec.timestamp = _time.time()
     if not has_name:
@@ -1246,6 +1246,8 @@ def decode_response(data):
         r.doc.load(data)
     except JSONDecodeError as exc:
         raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
+    if r.doc.length > INT_MAX:
+        raise MalformedResponse("larger than 2 GiB", None)
     init_cursor(&c, r.doc)
     try:
         scan_response(&c, r)
@@ -1266,8 +1268,8 @@ def decode_response(data):
 
 cdef struct HistoryRecord:
     double timestamp
-    Py_ssize_t response        # index into History.responses
-    Py_ssize_t entry           # index into that response's entry records
+    int response               # index into History.responses
+    int entry                  # index into that response's entry records
 
 
 cdef inline bint comes_first(HistoryRecord *records, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -1385,6 +1387,8 @@ cdef class History:
         cdef double stamp
         if self.finished:
             raise RuntimeError("History.add() after finish()")
+        if index >= INT_MAX or self.count + response.count >= INT_MAX:
+            raise OverflowError("History holds at most 2**31 - 1 responses and events")
         self.reserve(response.count)
         for k in range(response.count):
             stamp = response.records[k].timestamp

@@ -163,7 +163,7 @@ class JournalConsumerBase(ABC):
                     return None
             self._receive(timeout)
 
-    def poll_batch(self, limit: int = 1024, timeout: float = -1.0) -> list:
+    def poll_batch(self, limit: int = 256, timeout: float = -1.0) -> list:
         """Return up to ``limit`` events at once: waits like :meth:`poll` for the first,
         then takes whatever else is ready. An empty list means the stream has ended."""
         if self.rpc is None:
@@ -177,14 +177,19 @@ class JournalConsumerBase(ABC):
             self._receive(timeout)
 
     def __iter__(self) -> Iterator[Any]:
-        """Every event until the end of the stream (start() is called if needed)."""
+        """Every event until the end of the stream (start() is called if needed).
+
+        Events are taken one at a time, so breaking out of the loop and calling poll()
+        later loses nothing.
+        """
         if self.rpc is None:
             self.start()
+        poll = self.poll
         while True:
-            batch = self.poll_batch()
-            if not batch:
+            event = poll()
+            if event is None:
                 return
-            yield from batch
+            yield event
 
     def __enter__(self) -> JournalConsumerBase:
         return self.start() if self.rpc is None else self
