@@ -138,6 +138,25 @@ cdef object cached_ascii(const unsigned char *p, Py_ssize_t n):
     return s
 
 
+cdef str known_key(str text):
+    """The cached str for one of the journal's keys, so that scans can match it by identity."""
+    cdef bytes raw = text.encode()
+    return cached_ascii(<const unsigned char *>PyBytes_AS_STRING(raw), len(raw))
+
+
+cdef str KEY_TIMESTAMP = known_key("timestamp")
+cdef str KEY_NAME = known_key("name")
+cdef str KEY_ID = known_key("id")
+cdef str KEY_EVENTS = known_key("events")
+cdef str KEY_JOBSPEC = known_key("jobspec")
+cdef str KEY_R = known_key("R")
+
+
+cdef inline bint is_key(object key, str known):
+    """``key == known``, by identity when the cache gave back the same object (it usually does)."""
+    return key is known or key == known
+
+
 # ---------------------------------------------------------------------------
 # Strings
 # ---------------------------------------------------------------------------
@@ -268,26 +287,36 @@ cdef Py_ssize_t scan_plain_string(Cursor *c, Py_ssize_t i, bint *ascii) except -
     return -1
 
 
-cdef object parse_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+cdef object parse_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
     """The string whose opening quote is at ``i - 1``; ``end`` gets the offset after it."""
-    cdef Py_ssize_t begin = i - 1
     cdef bint ascii = True
     cdef Py_ssize_t j = scan_plain_string(c, i, &ascii)
     if j < 0:
-        fail("Unterminated string starting at", begin)
+        fail("Unterminated string starting at", i - 1)
     if c.buf[j] == 92:
-        return parse_escaped_string(c, i, j, end, build, ascii)
+        return parse_escaped_string(c, i, j, end, True, ascii)
     end[0] = j + 1
     if ascii:
-        if not build:
-            return None
         if j - i <= CACHE_MAXLEN:
             return cached_ascii(c.buf + i, j - i)
         return new_ascii(c.buf + i, j - i)
     check_utf8(c, i, j)
-    if not build:
-        return None
     return PyUnicode_DecodeUTF8(<const char *>(c.buf + i), j - i, "surrogatepass")
+
+
+cdef Py_ssize_t skip_string(Cursor *c, Py_ssize_t i) except -1:
+    """Validate the string whose opening quote is at ``i - 1``; the offset after it."""
+    cdef bint ascii = True
+    cdef Py_ssize_t end = 0
+    cdef Py_ssize_t j = scan_plain_string(c, i, &ascii)
+    if j < 0:
+        fail("Unterminated string starting at", i - 1)
+    if c.buf[j] == 92:
+        parse_escaped_string(c, i, j, &end, False, ascii)
+        return end
+    if not ascii:
+        check_utf8(c, i, j)
+    return j + 1
 
 
 cdef object parse_escaped_string(Cursor *c, Py_ssize_t i, Py_ssize_t j, Py_ssize_t *end,
@@ -405,16 +434,27 @@ cdef inline void add_digit(Decimal *d, unsigned char ch) noexcept nogil:
         d.mantissa = d.mantissa * 10 + (ch - 48)
 
 
-cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
-    """A JSON number at ``i``, matched with the same grammar and lookahead as json."""
+cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
+    """A JSON number at ``i``, as ``int()`` or ``float()`` of its text would give it."""
+    cdef Decimal d
+    cdef bint is_float = False
+    end[0] = match_number(c, i, &d, &is_float)
+    return number_from_text(c, i, end[0], is_float, &d)
+
+
+cdef Py_ssize_t match_number(Cursor *c, Py_ssize_t i, Decimal *d, bint *is_float) except -1:
+    """The offset after the number at ``i``, matched with json's grammar and lookahead.
+
+    ``d`` gets its digits and decimal exponent, ``is_float`` whether it has a fraction or
+    an exponent.
+    """
     cdef const unsigned char *buf = c.buf
     cdef Py_ssize_t last = c.length - 1
     cdef Py_ssize_t start = i
     cdef Py_ssize_t e_start
-    cdef bint is_float = False
     cdef bint exp_negative = False
     cdef long exponent = 0
-    cdef Decimal d
+    is_float[0] = False
     d.mantissa = 0
     d.digits = 0
     d.exp10 = 0
@@ -425,7 +465,7 @@ cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
             fail("Expecting value", start)
     if 49 <= buf[i] <= 57:
         while i <= last and is_digit(buf[i]):
-            add_digit(&d, buf[i])
+            add_digit(d, buf[i])
             if d.digits > 19:
                 d.exp10 += 1
             i += 1
@@ -434,10 +474,10 @@ cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
     else:
         fail("Expecting value", start)
     if i < last and buf[i] == 46 and is_digit(buf[i + 1]):
-        is_float = True
+        is_float[0] = True
         i += 1
         while i <= last and is_digit(buf[i]):
-            add_digit(&d, buf[i])
+            add_digit(d, buf[i])
             if d.digits <= 19:
                 d.exp10 -= 1
             i += 1
@@ -452,14 +492,11 @@ cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
                 exponent = exponent * 10 + (buf[i] - 48)
             i += 1
         if is_digit(buf[i - 1]):
-            is_float = True
+            is_float[0] = True
             d.exp10 += -exponent if exp_negative else exponent
         else:
             i = e_start
-    end[0] = i
-    if not build:
-        return None
-    return number_from_text(c, start, i, is_float, &d)
+    return i
 
 
 cdef inline bint matches(Cursor *c, Py_ssize_t i, const char *word, Py_ssize_t n) noexcept nogil:
@@ -470,37 +507,80 @@ cdef inline bint matches(Cursor *c, Py_ssize_t i, const char *word, Py_ssize_t n
 # Values, objects, arrays
 # ---------------------------------------------------------------------------
 
-cdef object parse_value(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+cdef enum Literal:
+    NOT_A_LITERAL, NULL_LITERAL, TRUE_LITERAL, FALSE_LITERAL, NAN_LITERAL, INF_LITERAL, \
+        NEG_INF_LITERAL
+
+
+cdef Literal literal_at(Cursor *c, Py_ssize_t i, Py_ssize_t *end) noexcept nogil:
+    """Which of json's literals starts at ``i`` (``end`` gets the offset after it)."""
+    cdef unsigned char ch = c.buf[i]
+    if ch == 110 and matches(c, i, "null", 4):
+        end[0] = i + 4
+        return NULL_LITERAL
+    if ch == 116 and matches(c, i, "true", 4):
+        end[0] = i + 4
+        return TRUE_LITERAL
+    if ch == 102 and matches(c, i, "false", 5):
+        end[0] = i + 5
+        return FALSE_LITERAL
+    if ch == 78 and matches(c, i, "NaN", 3):
+        end[0] = i + 3
+        return NAN_LITERAL
+    if ch == 73 and matches(c, i, "Infinity", 8):
+        end[0] = i + 8
+        return INF_LITERAL
+    if ch == 45 and matches(c, i, "-Infinity", 9):
+        end[0] = i + 9
+        return NEG_INF_LITERAL
+    return NOT_A_LITERAL
+
+
+cdef object parse_value(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
     """Any JSON value starting exactly at ``i``."""
     cdef unsigned char ch
+    cdef Literal literal
     if i >= c.length:
         fail("Expecting value", i)
     ch = c.buf[i]
     if ch == 34:
-        return parse_string(c, i + 1, end, build)
+        return parse_string(c, i + 1, end)
     if ch == 123:
-        return parse_object(c, i + 1, end, build, None)
+        return parse_object(c, i + 1, end, None)
     if ch == 91:
-        return parse_array(c, i + 1, end, build)
-    if ch == 110 and matches(c, i, "null", 4):
-        end[0] = i + 4
+        return parse_array(c, i + 1, end)
+    literal = literal_at(c, i, end)
+    if literal == NOT_A_LITERAL:
+        return parse_number(c, i, end)
+    if literal == NULL_LITERAL:
         return None
-    if ch == 116 and matches(c, i, "true", 4):
-        end[0] = i + 4
+    if literal == TRUE_LITERAL:
         return True
-    if ch == 102 and matches(c, i, "false", 5):
-        end[0] = i + 5
+    if literal == FALSE_LITERAL:
         return False
-    if ch == 78 and matches(c, i, "NaN", 3):
-        end[0] = i + 3
+    if literal == NAN_LITERAL:
         return PyFloat_FromDouble(NAN)
-    if ch == 73 and matches(c, i, "Infinity", 8):
-        end[0] = i + 8
-        return PyFloat_FromDouble(INFINITY)
-    if ch == 45 and matches(c, i, "-Infinity", 9):
-        end[0] = i + 9
-        return PyFloat_FromDouble(-INFINITY)
-    return parse_number(c, i, end, build)
+    return PyFloat_FromDouble(INFINITY if literal == INF_LITERAL else -INFINITY)
+
+
+cdef Py_ssize_t skip_value(Cursor *c, Py_ssize_t i) except -1:
+    """Validate the JSON value at ``i`` without building it; the offset after it."""
+    cdef unsigned char ch
+    cdef Py_ssize_t end = 0
+    cdef Decimal d
+    cdef bint is_float
+    if i >= c.length:
+        fail("Expecting value", i)
+    ch = c.buf[i]
+    if ch == 34:
+        return skip_string(c, i + 1)
+    if ch == 123:
+        return skip_object(c, i + 1)
+    if ch == 91:
+        return skip_array(c, i + 1)
+    if literal_at(c, i, &end) != NOT_A_LITERAL:
+        return end
+    return match_number(c, i, &d, &is_float)
 
 
 cdef int enter_container(Cursor *c, Py_ssize_t bracket) except -1:
@@ -510,10 +590,25 @@ cdef int enter_container(Cursor *c, Py_ssize_t bracket) except -1:
     return 0
 
 
-cdef object parse_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+cdef inline int expect_key(Cursor *c, Py_ssize_t i) except -1:
     if i >= c.length or c.buf[i] != 34:
         fail("Expecting property name enclosed in double quotes", i)
-    return parse_string(c, i + 1, end, build)
+    return 0
+
+
+cdef object parse_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
+    expect_key(c, i)
+    return parse_string(c, i + 1, end)
+
+
+cdef Py_ssize_t next_member(Cursor *c, Py_ssize_t i, unsigned char close) except -2:
+    """After a member or an element: the offset of the next one, or -1 at ``close``."""
+    i = skip_ws(c, i)
+    if i < c.length and c.buf[i] == close:
+        return -1
+    if i >= c.length or c.buf[i] != 44:
+        fail("Expecting ',' delimiter", i)
+    return skip_ws(c, i + 1)
 
 
 cdef Py_ssize_t expect_colon(Cursor *c, Py_ssize_t i) except -1:
@@ -523,54 +618,69 @@ cdef Py_ssize_t expect_colon(Cursor *c, Py_ssize_t i) except -1:
     return skip_ws(c, i + 1)
 
 
-cdef object parse_object(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build, object into):
+cdef object parse_object(Cursor *c, Py_ssize_t i, Py_ssize_t *end, object into):
     """The object whose ``{`` is at ``i - 1``, filled into ``into`` (or a new dict)."""
     cdef Py_ssize_t nxt = 0
-    cdef object key, value
-    cdef object result = None
+    cdef object key
+    cdef object result = into if into is not None else PyDict_New()
     enter_container(c, i - 1)
-    if build:
-        result = into if into is not None else PyDict_New()
     i = skip_ws(c, i)
     if i >= c.length or c.buf[i] != 125:
-        while True:
-            key = parse_key(c, i, &nxt, build)
+        while i >= 0:
+            key = parse_key(c, i, &nxt)
             i = expect_colon(c, nxt)
-            value = parse_value(c, i, &nxt, build)
-            if build:
-                PyDict_SetItem(result, key, value)
-            i = skip_ws(c, nxt)
-            if i < c.length and c.buf[i] == 125:
-                break
-            if i >= c.length or c.buf[i] != 44:
-                fail("Expecting ',' delimiter", i)
-            i = skip_ws(c, i + 1)
+            PyDict_SetItem(result, key, parse_value(c, i, &nxt))
+            i = next_member(c, nxt, 125)
+        i = skip_ws(c, nxt)
     c.depth -= 1
     end[0] = i + 1
     return result
 
 
-cdef object parse_array(Cursor *c, Py_ssize_t i, Py_ssize_t *end, bint build):
+cdef Py_ssize_t skip_object(Cursor *c, Py_ssize_t i) except -1:
+    """Validate the object whose ``{`` is at ``i - 1``; the offset after it."""
+    cdef Py_ssize_t nxt = i
+    enter_container(c, i - 1)
+    i = skip_ws(c, i)
+    if i >= c.length or c.buf[i] != 125:
+        while i >= 0:
+            expect_key(c, i)
+            i = expect_colon(c, skip_string(c, i + 1))
+            nxt = skip_value(c, i)
+            i = next_member(c, nxt, 125)
+        i = skip_ws(c, nxt)
+    c.depth -= 1
+    return i + 1
+
+
+cdef object parse_array(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
     """The array whose ``[`` is at ``i - 1``."""
     cdef Py_ssize_t nxt = 0
-    cdef object value
-    cdef list result = PyList_New(0) if build else None
+    cdef list result = PyList_New(0)
     enter_container(c, i - 1)
     i = skip_ws(c, i)
     if i >= c.length or c.buf[i] != 93:
-        while True:
-            value = parse_value(c, i, &nxt, build)
-            if build:
-                PyList_Append(result, value)
-            i = skip_ws(c, nxt)
-            if i < c.length and c.buf[i] == 93:
-                break
-            if i >= c.length or c.buf[i] != 44:
-                fail("Expecting ',' delimiter", i)
-            i = skip_ws(c, i + 1)
+        while i >= 0:
+            PyList_Append(result, parse_value(c, i, &nxt))
+            i = next_member(c, nxt, 93)
+        i = skip_ws(c, nxt)
     c.depth -= 1
     end[0] = i + 1
     return result
+
+
+cdef Py_ssize_t skip_array(Cursor *c, Py_ssize_t i) except -1:
+    """Validate the array whose ``[`` is at ``i - 1``; the offset after it."""
+    cdef Py_ssize_t nxt = i
+    enter_container(c, i - 1)
+    i = skip_ws(c, i)
+    if i >= c.length or c.buf[i] != 93:
+        while i >= 0:
+            nxt = skip_value(c, i)
+            i = next_member(c, nxt, 93)
+        i = skip_ws(c, nxt)
+    c.depth -= 1
+    return i + 1
 
 
 # ---------------------------------------------------------------------------
@@ -663,7 +773,7 @@ cdef object decode_document(_Document doc):
     c.scratch_cap = 0
     try:
         i = skip_ws(&c, 0)
-        result = parse_value(&c, i, &end, True)
+        result = parse_value(&c, i, &end)
         end = skip_ws(&c, end)
         if end != c.length:
             fail("Extra data", end)
@@ -1019,7 +1129,7 @@ cdef class Response:
 
     cdef object entry_dict(self, Cursor *c, EntryRecord *rec, object into):
         cdef Py_ssize_t end = 0
-        parse_object(c, rec.start + 1, &end, True, into)
+        parse_object(c, rec.start + 1, &end, into)
         if not rec.has_timestamp:
             PyDict_SetItem(into, "timestamp", PyFloat_FromDouble(rec.timestamp))
         return into
@@ -1104,7 +1214,8 @@ cdef int malformed(str what, Py_ssize_t pos) except -1:
     raise _Fail("!" + what, pos)
 
 
-cdef double number_as_double(object value, str what, Py_ssize_t pos) except? -1.0:
+cdef double timestamp_value(object value, Py_ssize_t index, Py_ssize_t pos) except? -1.0:
+    """The timestamp of event ``index`` as a double; refuses what is not a JSON number."""
     if type(value) is float:
         return <double>value
     if type(value) is int:
@@ -1112,7 +1223,7 @@ cdef double number_as_double(object value, str what, Py_ssize_t pos) except? -1.
             return float(value)
         except OverflowError:
             pass
-    malformed(what, pos)
+    malformed("event %d: timestamp is not a number" % index, pos)
 
 
 cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index) except -1:
@@ -1122,7 +1233,7 @@ cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index
     cdef EntryRecord *rec
     cdef bint has_name = False
     if i >= c.length or c.buf[i] != 123:
-        parse_value(c, i, &nxt, False)
+        nxt = skip_value(c, i)
         malformed("event %d is not an object" % index, i)
     rec = r.append_record()
     rec.start = i
@@ -1131,28 +1242,25 @@ cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index
     i = skip_ws(c, i + 1)
     if i >= c.length or c.buf[i] != 125:
         while True:
-            key = parse_key(c, i, &nxt, True)
+            key = parse_key(c, i, &nxt)
             i = expect_colon(c, nxt)
             value_at = i
-            if key == "timestamp":
-                value = parse_value(c, i, &nxt, True)
+            if is_key(key, KEY_TIMESTAMP):
+                value = parse_value(c, i, &nxt)
                 rec = &r.records[r.count - 1]
-                rec.timestamp = number_as_double(
-                    value, "event %d: timestamp is not a number" % index, value_at)
+                rec.timestamp = timestamp_value(value, index, value_at)
                 rec.has_timestamp = True
-            elif key == "name":
-                value = parse_value(c, i, &nxt, True)
+            elif is_key(key, KEY_NAME):
+                value = parse_value(c, i, &nxt)
                 if type(value) is not str:
                     malformed("event %d: name is not a string" % index, value_at)
                 has_name = True
             else:
-                parse_value(c, i, &nxt, False)
-            i = skip_ws(c, nxt)
-            if i < c.length and c.buf[i] == 125:
+                nxt = skip_value(c, i)
+            i = next_member(c, nxt, 125)
+            if i < 0:
+                i = skip_ws(c, nxt)
                 break
-            if i >= c.length or c.buf[i] != 44:
-                fail("Expecting ',' delimiter", i)
-            i = skip_ws(c, i + 1)
     c.depth -= 1
     rec = &r.records[r.count - 1]
     if not rec.has_timestamp:
@@ -1167,7 +1275,7 @@ cdef Py_ssize_t scan_events(Cursor *c, Py_ssize_t i, Response r) except -1:
     cdef Py_ssize_t nxt = 0
     cdef Py_ssize_t index = 0
     if i >= c.length or c.buf[i] != 91:
-        parse_value(c, i, &nxt, False)
+        nxt = skip_value(c, i)
         malformed("events is not an array", i)
     r.count = 0
     r.has_events = True
@@ -1177,12 +1285,10 @@ cdef Py_ssize_t scan_events(Cursor *c, Py_ssize_t i, Response r) except -1:
         while True:
             nxt = scan_entry(c, i, r, index)
             index += 1
-            i = skip_ws(c, nxt)
-            if i < c.length and c.buf[i] == 93:
+            i = next_member(c, nxt, 93)
+            if i < 0:
+                i = skip_ws(c, nxt)
                 break
-            if i >= c.length or c.buf[i] != 44:
-                fail("Expecting ',' delimiter", i)
-            i = skip_ws(c, i + 1)
     c.depth -= 1
     return i + 1
 
@@ -1193,36 +1299,34 @@ cdef int scan_response(Cursor *c, Response r) except -1:
     cdef Py_ssize_t i = skip_ws(c, 0)
     cdef Py_ssize_t value_at
     if i >= c.length or c.buf[i] != 123:
-        parse_value(c, i, &nxt, False)
+        nxt = skip_value(c, i)
         malformed("not a JSON object", i)
     enter_container(c, i)
     i = skip_ws(c, i + 1)
     if i >= c.length or c.buf[i] != 125:
         while True:
-            key = parse_key(c, i, &nxt, True)
+            key = parse_key(c, i, &nxt)
             i = expect_colon(c, nxt)
             value_at = i
-            if key == "events":
+            if is_key(key, KEY_EVENTS):
                 nxt = scan_events(c, i, r)
-            elif key == "id":
-                value = parse_value(c, i, &nxt, True)
+            elif is_key(key, KEY_ID):
+                value = parse_value(c, i, &nxt)
                 if type(value) is not int:
                     malformed("id is not an integer", value_at)
                 r._id = value
             else:
-                parse_value(c, i, &nxt, False)
-                if key == "jobspec":
+                nxt = skip_value(c, i)
+                if is_key(key, KEY_JOBSPEC):
                     r.jobspec_start, r.jobspec_stop = i, nxt
                     r._jobspec = None
-                elif key == "R":
+                elif is_key(key, KEY_R):
                     r.R_start, r.R_stop = i, nxt
                     r._R = None
-            i = skip_ws(c, nxt)
-            if i < c.length and c.buf[i] == 125:
+            i = next_member(c, nxt, 125)
+            if i < 0:
+                i = skip_ws(c, nxt)
                 break
-            if i >= c.length or c.buf[i] != 44:
-                fail("Expecting ',' delimiter", i)
-            i = skip_ws(c, i + 1)
     c.depth -= 1
     i = skip_ws(c, i + 1)
     if i != c.length:
