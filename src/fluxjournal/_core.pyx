@@ -114,21 +114,49 @@ cdef inline object new_ascii(const unsigned char *p, Py_ssize_t n):
     return s
 
 
+cdef inline unsigned long long word_at(const unsigned char *p) noexcept nogil:
+    cdef unsigned long long word
+    memcpy(&word, p, 8)
+    return word
+
+
+cdef inline unsigned int short_hash(const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    """A hash of 1 to CACHE_MAXLEN bytes: two word loads from 8 bytes on, FNV-1a below."""
+    cdef unsigned long long h
+    cdef unsigned int fnv = 2166136261u
+    cdef Py_ssize_t k
+    if n >= 8:
+        h = (word_at(p) * 0x9E3779B97F4A7C15ULL) ^ (word_at(p + n - 8) + <unsigned long long>n)
+        h *= 0xBF58476D1CE4E5B9ULL
+        return <unsigned int>(h >> 32)
+    for k in range(n):
+        fnv = (fnv ^ p[k]) * 16777619u
+    return fnv
+
+
+cdef inline bint same_bytes(const unsigned char *a, const unsigned char *b,
+                            Py_ssize_t n) noexcept nogil:
+    """``memcmp(a, b, n) == 0`` for short runs, by words where it can."""
+    cdef Py_ssize_t k = 0
+    if n >= 8:
+        while k + 8 < n:
+            if word_at(a + k) != word_at(b + k):
+                return False
+            k += 8
+        return word_at(a + n - 8) == word_at(b + n - 8)
+    while k < n:
+        if a[k] != b[k]:
+            return False
+        k += 1
+    return True
+
+
 cdef object cached_ascii(const unsigned char *p, Py_ssize_t n):
     """Return the str for ``n`` ASCII bytes, reusing the one made last time when it matches."""
-    cdef unsigned int h = 2166136261u
-    cdef Py_ssize_t k
-    cdef CacheSlot *slot
+    cdef CacheSlot *slot = &string_cache[short_hash(p, n) & (CACHE_SLOTS - 1)]
     cdef object s
-    for k in range(n):
-        h = (h ^ p[k]) * 16777619u
-    slot = &string_cache[h & (CACHE_SLOTS - 1)]
-    if slot.value != NULL and slot.length == n:
-        k = 0
-        while k < n and slot.text[k] == p[k]:  # short: cheaper than a call to memcmp
-            k += 1
-        if k == n:
-            return <object>slot.value
+    if slot.value != NULL and slot.length == n and same_bytes(slot.text, p, n):
+        return <object>slot.value
     s = new_ascii(p, n)
     Py_XDECREF(slot.value)
     Py_INCREF(s)
@@ -1392,51 +1420,58 @@ cdef extern from *:
 cdef Py_ssize_t PREFETCH_DISTANCE = 4
 
 
-cdef inline bint comes_first(HistoryRecord *records, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    """Record ``a`` sorts before record ``b``: earlier timestamp, ties in arrival order."""
-    return (records[a].timestamp < records[b].timestamp
-            or (records[a].timestamp == records[b].timestamp and a < b))
+cdef struct RunHead:
+    double timestamp           # of the run's next record
+    Py_ssize_t next            # that record's index: its arrival position, for ties
+    Py_ssize_t end             # one past the run's last record
 
 
-cdef void sift_down(Py_ssize_t *heap, Py_ssize_t size, Py_ssize_t *heads,
-                    HistoryRecord *records, Py_ssize_t k) noexcept nogil:
+cdef inline bint comes_first(RunHead *a, RunHead *b) noexcept nogil:
+    """Run ``a``'s next record sorts before ``b``'s: earlier timestamp, or it arrived first."""
+    return a.timestamp < b.timestamp or (a.timestamp == b.timestamp and a.next < b.next)
+
+
+cdef void sift_down(RunHead *heap, Py_ssize_t size, Py_ssize_t k) noexcept nogil:
     cdef Py_ssize_t child
-    cdef Py_ssize_t run = heap[k]
+    cdef RunHead item = heap[k]
     while True:
         child = 2 * k + 1
         if child >= size:
             break
-        if child + 1 < size and comes_first(records, heads[heap[child + 1]], heads[heap[child]]):
+        if child + 1 < size and comes_first(&heap[child + 1], &heap[child]):
             child += 1
-        if not comes_first(records, heads[heap[child]], heads[run]):
+        if not comes_first(&heap[child], &item):
             break
         heap[k] = heap[child]
         k = child
-    heap[k] = run
+    heap[k] = item
 
 
 cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t nruns,
-                     Py_ssize_t count, Py_ssize_t *heap, Py_ssize_t *heads,
-                     Py_ssize_t *order) noexcept nogil:
+                     Py_ssize_t count, RunHead *heap, Py_ssize_t *order) noexcept nogil:
     """Write into ``order`` the record indices of all runs merged: a stable sort by time."""
-    cdef Py_ssize_t k, run, size = nruns, out = 0
+    cdef Py_ssize_t k, size = nruns, out = 0
+    cdef RunHead *top
     for k in range(nruns):
-        heads[k] = run_starts[k]
-        heap[k] = k
+        heap[k].next = run_starts[k]
+        heap[k].end = run_starts[k + 1] if k + 1 < nruns else count
+        heap[k].timestamp = records[heap[k].next].timestamp
     k = size // 2
     while k > 0:
         k -= 1
-        sift_down(heap, size, heads, records, k)
+        sift_down(heap, size, k)
     while size > 0:
-        run = heap[0]
-        order[out] = heads[run]
+        top = &heap[0]
+        order[out] = top.next
         out += 1
-        heads[run] += 1
-        if heads[run] == (run_starts[run + 1] if run + 1 < nruns else count):
+        top.next += 1
+        if top.next == top.end:
             size -= 1
             heap[0] = heap[size]
+        else:
+            top.timestamp = records[top.next].timestamp
         if size > 0:
-            sift_down(heap, size, heads, records, 0)
+            sift_down(heap, size, 0)
 
 
 @cython.no_gc
@@ -1531,24 +1566,22 @@ cdef class History:
 
     def finish(self):
         """Merge the runs; after this, events come out in timestamp order."""
-        cdef Py_ssize_t *heap = NULL
-        cdef Py_ssize_t *heads = NULL
+        cdef RunHead *heap
+        cdef Py_ssize_t *order
         if self.finished:
             return
-        self.order = <Py_ssize_t *>realloc(self.order, max(self.count, 1) * sizeof(Py_ssize_t))
-        heap = <Py_ssize_t *>realloc(NULL, max(self.nruns, 1) * sizeof(Py_ssize_t))
-        heads = <Py_ssize_t *>realloc(NULL, max(self.nruns, 1) * sizeof(Py_ssize_t))
-        if self.order == NULL or heap == NULL or heads == NULL:
+        heap = <RunHead *>realloc(NULL, max(self.nruns, 1) * sizeof(RunHead))
+        order = <Py_ssize_t *>realloc(NULL, max(self.count, 1) * sizeof(Py_ssize_t))
+        if heap == NULL or order == NULL:
             free(heap)
-            free(heads)
+            free(order)
             raise MemoryError()
         with nogil:
-            merge_runs(self.records, self.run_starts, self.nruns, self.count, heap, heads,
-                       self.order)
+            merge_runs(self.records, self.run_starts, self.nruns, self.count, heap, order)
         free(heap)
-        free(heads)
         free(self.run_starts)
         self.run_starts = NULL
+        self.order = order
         self.put_in_order()
         self.finished = True
 
