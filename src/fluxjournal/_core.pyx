@@ -1633,6 +1633,9 @@ cdef class History:
 
     def next(self):
         """Build and return the next event in timestamp order, or None when none is left."""
+        return self.next_event()
+
+    cdef object next_event(self):
         if not self.finished:
             raise RuntimeError("History.next() before finish()")
         if self.delivered == self.count:
@@ -1653,3 +1656,38 @@ cdef class History:
             out.append(self.build(&self.records[self.delivered]))
             self.delivered += 1
         return out
+
+
+# ---------------------------------------------------------------------------
+# The consumer's delivery state
+# ---------------------------------------------------------------------------
+
+cdef class ConsumerCore:
+    """The state journal consumers deliver from, with the common cases of ``poll()`` in C.
+
+    ``fluxjournal.journal.JournalConsumerBase`` derives from it: while the history drains,
+    or while live events wait in ``backlog``, ``poll()`` returns the next one without a
+    Python frame; everything else goes to the consumer's ``_poll()``.
+    """
+
+    cdef public object backlog
+    cdef public object processing_inactive
+    cdef public object _history
+    cdef public object _sentinel_pending
+
+    def poll(self, timeout=-1.0):
+        """Return the next event, waiting up to ``timeout`` seconds (-1: for ever).
+
+        Raises TimeoutError when nothing arrives in time (a later call carries on), and
+        returns None once the stream has ended. A response that cannot be decoded raises
+        :class:`~fluxjournal.MalformedResponse`; the next call carries on after it.
+        """
+        cdef object event
+        if not self.processing_inactive:
+            if type(self._history) is History:
+                event = (<History>self._history).next_event()
+                if event is not None:
+                    return event
+            elif self._history is None and not self._sentinel_pending and self.backlog:
+                return self.backlog.popleft()
+        return self._poll(timeout)

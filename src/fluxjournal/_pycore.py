@@ -354,3 +354,28 @@ class History:
                 out.append(_job_event(response.jobid, entry, response.jobspec, response.R))
         self._delivered = stop
         return out
+
+
+class ConsumerCore:
+    """The state journal consumers deliver from (see ``_core.ConsumerCore``)."""
+
+    backlog: Any
+    processing_inactive: Any
+    _history: Any
+    _sentinel_pending: Any
+
+    def poll(self, timeout: float = -1.0) -> Any:
+        """Return the next event, waiting up to ``timeout`` seconds (-1: for ever).
+
+        Raises TimeoutError when nothing arrives in time (a later call carries on), and
+        returns None once the stream has ended. A response that cannot be decoded raises
+        :class:`~fluxjournal.MalformedResponse`; the next call carries on after it.
+        """
+        if not self.processing_inactive:
+            if self._history is not None:
+                event = self._history.next()
+                if event is not None:
+                    return event
+            elif not self._sentinel_pending and self.backlog:
+                return self.backlog.popleft()
+        return self._poll(timeout)  # type: ignore[attr-defined]

@@ -36,7 +36,7 @@ _NOTHING: Any = object()
 _HOOKS = ("process_response", "create_event", "is_empty_response", "request_payload")
 
 
-class JournalConsumerBase(ABC):
+class JournalConsumerBase(_impl.ConsumerCore, ABC):
     """Consume a journal-style streaming RPC: the history in time order, then live events.
 
     Behaves as flux-core's ``flux.abc.JournalConsumerBase``: ``start()`` sends the request,
@@ -137,21 +137,8 @@ class JournalConsumerBase(ABC):
 
     # -- delivery ---------------------------------------------------------------------
 
-    def poll(self, timeout: float = -1.0) -> Any:
-        """Return the next event, waiting up to ``timeout`` seconds (-1: for ever).
-
-        Raises TimeoutError when nothing arrives in time (a later call carries on), and
-        returns None once the stream has ended. A response that cannot be decoded raises
-        :class:`~fluxjournal.MalformedResponse`; the next call carries on after it.
-        """
-        if not self.processing_inactive:  # the common cases first
-            history = self._history
-            if history is not None:
-                event = history.next()
-                if event is not None:
-                    return event
-            elif self.backlog and not self._sentinel_pending:
-                return self.backlog.popleft()
+    def _poll(self, timeout: float) -> Any:
+        """poll() for all but its common cases, which ``ConsumerCore.poll`` takes in C."""
         if self.rpc is None:
             raise RuntimeError("poll() called before start()")
         while True:
