@@ -1448,7 +1448,7 @@ cdef void sift_down(RunHead *heap, Py_ssize_t size, Py_ssize_t k) noexcept nogil
 
 
 cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t nruns,
-                     Py_ssize_t count, RunHead *heap, Py_ssize_t *order) noexcept nogil:
+                     Py_ssize_t count, RunHead *heap, int *order) noexcept nogil:
     """Write into ``order`` the record indices of all runs merged: a stable sort by time."""
     cdef Py_ssize_t k, size = nruns, out = 0
     cdef RunHead *top
@@ -1462,7 +1462,7 @@ cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t 
         sift_down(heap, size, k)
     while size > 0:
         top = &heap[0]
-        order[out] = top.next
+        order[out] = <int>top.next
         out += 1
         top.next += 1
         if top.next == top.end:
@@ -1472,6 +1472,29 @@ cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t 
             top.timestamp = records[top.next].timestamp
         if size > 0:
             sift_down(heap, size, 0)
+
+
+cdef void put_in_order(HistoryRecord *records, int *order, Py_ssize_t count) noexcept nogil:
+    """Rewrite ``records`` in place so that record k becomes old record ``order[k]``.
+
+    Follows each cycle of the permutation once, marking ``order`` as it goes, so that
+    building walks the records in sequence without a second array.
+    """
+    cdef Py_ssize_t start, j, k
+    cdef HistoryRecord first
+    for start in range(count):
+        if order[start] < 0:
+            continue
+        first = records[start]
+        j = start
+        while True:
+            k = order[j]
+            order[j] = -1
+            if k == start:
+                records[j] = first
+                break
+            records[j] = records[k]
+            j = k
 
 
 @cython.no_gc
@@ -1489,7 +1512,6 @@ cdef class History:
     cdef Py_ssize_t count, capacity
     cdef Py_ssize_t *run_starts
     cdef Py_ssize_t nruns, runs_capacity
-    cdef Py_ssize_t *order
     cdef Py_ssize_t *pending          # per response: its records not yet delivered
     cdef Py_ssize_t pending_capacity
     cdef Py_ssize_t delivered
@@ -1505,7 +1527,6 @@ cdef class History:
     def __dealloc__(self):
         free(self.records)
         free(self.run_starts)
-        free(self.order)
         free(self.pending)
 
     cdef int reserve(self, Py_ssize_t more) except -1:
@@ -1567,40 +1588,23 @@ cdef class History:
     def finish(self):
         """Merge the runs; after this, events come out in timestamp order."""
         cdef RunHead *heap
-        cdef Py_ssize_t *order
+        cdef int *order
         if self.finished:
             return
         heap = <RunHead *>realloc(NULL, max(self.nruns, 1) * sizeof(RunHead))
-        order = <Py_ssize_t *>realloc(NULL, max(self.count, 1) * sizeof(Py_ssize_t))
+        order = <int *>realloc(NULL, max(self.count, 1) * sizeof(int))
         if heap == NULL or order == NULL:
             free(heap)
             free(order)
             raise MemoryError()
         with nogil:
             merge_runs(self.records, self.run_starts, self.nruns, self.count, heap, order)
+            put_in_order(self.records, order, self.count)
         free(heap)
+        free(order)
         free(self.run_starts)
         self.run_starts = NULL
-        self.order = order
-        self.put_in_order()
         self.finished = True
-
-    cdef int put_in_order(self) except -1:
-        """Rewrite the records in delivery order, so that building walks them in sequence."""
-        cdef HistoryRecord *ordered = NULL
-        cdef Py_ssize_t k
-        if self.count:
-            ordered = <HistoryRecord *>realloc(NULL, self.count * sizeof(HistoryRecord))
-            if ordered == NULL:
-                raise MemoryError()
-            for k in range(self.count):
-                ordered[k] = self.records[self.order[k]]
-        free(self.records)
-        free(self.order)
-        self.records = ordered
-        self.order = NULL
-        self.capacity = self.count
-        return 0
 
     cdef inline void prefetch(self, Py_ssize_t k) noexcept:
         cdef HistoryRecord *rec
