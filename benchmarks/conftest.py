@@ -14,19 +14,16 @@ import contextlib
 import dataclasses
 import gc
 import os
-import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from fluxjournal import bench, decode_response
+from fluxjournal import bench, decode_response, fluxcore
+from fluxjournal.fluxcore import LocalBroker
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-HAVE_FLUX = bench.find_flux_bindings()
+HAVE_FLUX = fluxcore.find_bindings()
 IMPLS = (bench.CYTHON, bench.PYTHON, bench.FLUX_CORE)
 
 
@@ -324,58 +321,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # -- a real broker ----------------------------------------------------------------------
 
 
-class Broker:
-    """A single-broker Flux instance (``flux start --test-size=1``) for the broker group."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.flux = shutil.which("flux") or "flux"
-        uri_file = tmp / "uri"
-        self.process = subprocess.Popen(
-            [
-                self.flux,
-                "start",
-                "--test-size=1",
-                "sh",
-                "-c",
-                f'echo "$FLUX_URI" > {uri_file}.tmp && mv {uri_file}.tmp {uri_file}'
-                " && exec sleep 86400",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while not uri_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError("flux start did not come up")
-            time.sleep(0.05)
-        self.uri = uri_file.read_text().strip()
-
-    def run(self, *args: str, timeout: float = 3600) -> str:
-        env = dict(os.environ, FLUX_URI=self.uri)
-        return subprocess.run(
-            [self.flux, *args], env=env, capture_output=True, text=True, timeout=timeout, check=True
-        ).stdout
-
-    def handle(self) -> Any:
-        import flux
-
-        return flux.Flux(self.uri)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
 @dataclasses.dataclass
 class BrokerHistory:
-    broker: Broker
+    broker: LocalBroker
     events: int
     data: PayloadSet
 
@@ -387,7 +335,7 @@ def broker_history(config: Config, tmp_path_factory: pytest.TempPathFactory) -> 
         pytest.skip("real-broker group: pass --bench-broker-jobs N (e.g. 3000) to run it")
     if not HAVE_FLUX:
         pytest.skip("needs `flux` on PATH and flux-core's Python bindings")
-    broker = Broker(tmp_path_factory.mktemp("flux"))
+    broker = LocalBroker(tmp_path_factory.mktemp("flux"))
     try:
         broker.run("submit", f"--cc=1-{config.broker_jobs}", "--quiet", "--wait", "true")
         recorded = _record_history(broker)
@@ -400,7 +348,7 @@ def broker_history(config: Config, tmp_path_factory: pytest.TempPathFactory) -> 
         broker.close()
 
 
-def _record_history(broker: Broker) -> list[bytes]:
+def _record_history(broker: LocalBroker) -> list[bytes]:
     """The broker's journal responses up to the sentinel, as bytes."""
     handle = broker.handle()
     rpc = handle.rpc(bench.JOB_TOPIC, {"full": True}, 0, bench.FLUX_RPC_STREAMING)

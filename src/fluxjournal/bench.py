@@ -20,7 +20,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Callable
+
+from fluxjournal import fluxcore
 
 CYTHON = "cython"
 PYTHON = "python"
@@ -54,57 +55,13 @@ HEADLINE = (
     ("live", "batch"),
 )
 
-_flux_paths: list[str] = []
-_have_flux: bool | None = None
-
 
 # -- implementations ----------------------------------------------------------------------
 
 
-def find_flux_bindings() -> bool:
-    """Make flux-core's Python bindings importable if ``flux`` is on PATH; True when they are.
-
-    The same discovery as the test suite's: ``flux env`` prints the PYTHONPATH of the bindings
-    that match the ``flux`` command. flux-core is optional: False means it is left out.
-    """
-    global _have_flux
-    if _have_flux is not None:
-        return _have_flux
-    _have_flux = _import_flux_journal()
-    if _have_flux:
-        return True
-    flux = shutil.which("flux")
-    if flux is None:
-        return False
-    try:
-        out = subprocess.run(
-            [flux, "env", "sh", "-c", 'echo "$PYTHONPATH"'],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return False
-    for part in out.split(":"):
-        if part and part not in sys.path:
-            sys.path.append(part)
-            _flux_paths.append(part)
-    _have_flux = _import_flux_journal()
-    return _have_flux
-
-
-def _import_flux_journal() -> bool:
-    try:
-        import flux.job.journal  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def flux_core_version() -> str | None:
     """flux-core's version string, as libflux reports it; None without the bindings."""
-    if not find_flux_bindings():
+    if not fluxcore.find_bindings():
         return None
     try:
         from flux.core.inner import ffi, lib
@@ -125,7 +82,7 @@ def has_extension() -> bool:
 
 def implementations() -> list[str]:
     """The consumers this machine can run, the reference (flux-core, else the twin) first."""
-    found = [FLUX_CORE] if find_flux_bindings() else []
+    found = [FLUX_CORE] if fluxcore.find_bindings() else []
     found.append(PYTHON)
     if has_extension():
         found.append(CYTHON)
@@ -149,7 +106,7 @@ def consumer_class(impl: str) -> type:
     if impl in _classes:
         return _classes[impl]
     if impl == FLUX_CORE:
-        if not find_flux_bindings():
+        if not fluxcore.find_bindings():
             raise RuntimeError("flux-core's Python bindings do not import")
         from flux.job.journal import JournalConsumer as cls
     else:
@@ -703,7 +660,7 @@ def measure(
     ``uri``), so that every implementation sees the same bytes and none shares a heap.
     """
     if case.impl == FLUX_CORE:
-        find_flux_bindings()
+        fluxcore.find_bindings()
     import fluxjournal
 
     spec = {
@@ -712,7 +669,10 @@ def measure(
         "uri": uri,
         "events": events,
         "repeat": repeat,
-        "sys_path": [str(Path(fluxjournal.__file__).resolve().parent.parent), *_flux_paths],
+        "sys_path": [
+            str(Path(fluxjournal.__file__).resolve().parent.parent),
+            *fluxcore.added_paths,
+        ],
     }
     code = "import sys\nfrom fluxjournal.bench import _child_main\nsys.exit(_child_main())\n"
     proc = subprocess.run(
