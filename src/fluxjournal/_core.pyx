@@ -97,7 +97,7 @@ cdef int grow_scratch(Cursor *c, Py_ssize_t need) except -1:
 # ---------------------------------------------------------------------------
 
 cdef enum:
-    CACHE_SLOTS = 2048
+    CACHE_SLOTS = 1024
     CACHE_MAXLEN = 32
 
 cdef struct CacheSlot:
@@ -577,6 +577,8 @@ cdef object parse_value(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
         return parse_object(c, i + 1, end, None)
     if ch == 91:
         return parse_array(c, i + 1, end)
+    if is_digit(ch) or (ch == 45 and i + 1 < c.length and is_digit(c.buf[i + 1])):
+        return parse_number(c, i, end)
     literal = literal_at(c, i, end)
     if literal == NOT_A_LITERAL:
         return parse_number(c, i, end)
@@ -606,6 +608,8 @@ cdef Py_ssize_t skip_value(Cursor *c, Py_ssize_t i) except -1:
         return skip_object(c, i + 1)
     if ch == 91:
         return skip_array(c, i + 1)
+    if is_digit(ch) or (ch == 45 and i + 1 < c.length and is_digit(c.buf[i + 1])):
+        return match_number(c, i, &d, &is_float)
     if literal_at(c, i, &end) != NOT_A_LITERAL:
         return end
     return match_number(c, i, &d, &is_float)
@@ -629,7 +633,7 @@ cdef object parse_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
     return parse_string(c, i + 1, end)
 
 
-cdef Py_ssize_t next_member(Cursor *c, Py_ssize_t i, unsigned char close) except -2:
+cdef inline Py_ssize_t next_member(Cursor *c, Py_ssize_t i, unsigned char close) except -2:
     """After a member or an element: the offset of the next one, or -1 at ``close``."""
     i = skip_ws(c, i)
     if i < c.length and c.buf[i] == close:
@@ -639,7 +643,7 @@ cdef Py_ssize_t next_member(Cursor *c, Py_ssize_t i, unsigned char close) except
     return skip_ws(c, i + 1)
 
 
-cdef Py_ssize_t expect_colon(Cursor *c, Py_ssize_t i) except -1:
+cdef inline Py_ssize_t expect_colon(Cursor *c, Py_ssize_t i) except -1:
     i = skip_ws(c, i)
     if i >= c.length or c.buf[i] != 58:
         fail("Expecting ':' delimiter", i)
