@@ -137,6 +137,36 @@ def test_escaped_keys_are_recognised(impl):
     assert event.R == {}
 
 
+ODD_ENTRIES = [
+    # the last of repeated keys wins, as in json.loads, whatever the earlier ones held
+    b'{"id":1,"events":[{"timestamp":NaN,"name":"a","timestamp":2.5}]}',
+    b'{"id":1,"events":[{"timestamp":-Infinity,"name":"a","timestamp":-2.5e-3}]}',
+    b'{"id":1,"events":[{"timestamp":7,"name":"a","timestamp":1.25}]}',
+    b'{"id":1,"events":[{"timestamp":1.25,"name":"a","timestamp":7}]}',
+    b'{"id":1,"events":[{"timestamp":1.25,"name":"submit","name":"b","context":{}}]}',
+    b'{"id":1,"events":[{"context":5,"name":"a","timestamp":1.0,"context":{"x":[1]}}]}',
+    # integer, huge and exponent forms keep json's type and value
+    b'{"id":1,"events":[{"timestamp":1700000000,"name":"a"}]}',
+    b'{"id":1,"events":[{"timestamp":-0.0,"name":"a"}]}',
+    b'{"id":1,"events":[{"timestamp":1.0000000000000000000000001,"name":"a"}]}',
+    b'{"id":1,"events":[{"timestamp":17e8,"name":"a"}, {"timestamp":1E-2,"name":"b"}]}',
+    # escaped keys and names are what they decode to
+    b'{"id":1,"events":[{"time\\u0073tamp":3.5,"n\\u0061me":"sub\\u006dit"}],"jobspec":[1]}',
+    b'{"id":1,"events":[{"timestamp":3.5,"name":"allo\\u0063","con\\u0074ext":{"a":1}}],'
+    b'"R":{"r":2}}',
+    b'{"id":1,"events":[{"timestamp":3.5,"name":"\xc3\xa9t\xc3\xa9"}]}',
+]
+
+
+@pytest.mark.parametrize("payload", ODD_ENTRIES)
+def test_odd_entries_build_exactly_what_flux_core_builds(impl, payload):
+    events = impl.decode_response(payload).job_events()
+    got = [(int(e.jobid), dict(e), e.jobspec, e.R) for e in events]
+    expected = expected_job_events(payload)
+    assert repr(got) == repr(expected)  # repr tells 1 from 1.0, -0.0 from 0.0 and sees NaN
+    assert [type(e["timestamp"]) for e in events] == [type(x[1]["timestamp"]) for x in expected]
+
+
 MALFORMED = [
     (b"", "invalid JSON"),
     (b'{"id":1,"events":[', "invalid JSON"),

@@ -166,23 +166,46 @@ cdef object cached_ascii(const unsigned char *p, Py_ssize_t n):
     return s
 
 
-cdef str known_key(str text):
-    """The cached str for one of the journal's keys, so that scans can match it by identity."""
-    cdef bytes raw = text.encode()
-    return cached_ascii(<const unsigned char *>PyBytes_AS_STRING(raw), len(raw))
+cdef enum JournalKey:
+    OTHER_KEY, TIMESTAMP_KEY, NAME_KEY, CONTEXT_KEY, ID_KEY, EVENTS_KEY, JOBSPEC_KEY, R_KEY
 
 
-cdef str KEY_TIMESTAMP = known_key("timestamp")
-cdef str KEY_NAME = known_key("name")
-cdef str KEY_ID = known_key("id")
-cdef str KEY_EVENTS = known_key("events")
-cdef str KEY_JOBSPEC = known_key("jobspec")
-cdef str KEY_R = known_key("R")
+cdef JournalKey key_from_bytes(const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    """Which of the journal's keys the unescaped key text ``p[:n]`` is."""
+    if n == 9 and memcmp(p, b"timestamp", 9) == 0:
+        return TIMESTAMP_KEY
+    if n == 4 and memcmp(p, b"name", 4) == 0:
+        return NAME_KEY
+    if n == 7 and memcmp(p, b"context", 7) == 0:
+        return CONTEXT_KEY
+    if n == 2 and p[0] == 105 and p[1] == 100:
+        return ID_KEY
+    if n == 6 and memcmp(p, b"events", 6) == 0:
+        return EVENTS_KEY
+    if n == 7 and memcmp(p, b"jobspec", 7) == 0:
+        return JOBSPEC_KEY
+    if n == 1 and p[0] == 82:
+        return R_KEY
+    return OTHER_KEY
 
 
-cdef inline bint is_key(object key, str known):
-    """``key == known``, by identity when the cache gave back the same object (it usually does)."""
-    return key is known or key == known
+cdef enum EventName:
+    OTHER_NAME, SUBMIT_NAME, ALLOC_NAME
+
+
+cdef EventName name_from_bytes(const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    """The events whose name decides what a JournalEvent carries: submit (jobspec), alloc (R)."""
+    if n == 6 and memcmp(p, b"submit", 6) == 0:
+        return SUBMIT_NAME
+    if n == 5 and memcmp(p, b"alloc", 5) == 0:
+        return ALLOC_NAME
+    return OTHER_NAME
+
+
+#: The journal's entry keys, made once: events built from any payload share these.
+cdef str TIMESTAMP_STR = "timestamp"
+cdef str NAME_STR = "name"
+cdef str CONTEXT_STR = "context"
 
 
 # ---------------------------------------------------------------------------
@@ -272,28 +295,67 @@ cdef inline Py_ssize_t put_utf8(unsigned char *out, Py_ssize_t n, Py_ssize_t cp)
     return n + 4
 
 
+cdef extern from *:
+    """
+    #include <string.h>
+    /* 8 bytes as a little-endian word: the first byte in memory is the lowest. */
+    static inline unsigned long long fj_load_le64(const unsigned char *p)
+    {
+        unsigned long long word;
+        memcpy(&word, p, 8);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        word = __builtin_bswap64(word);
+    #endif
+        return word;
+    }
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fj_lowest_byte(mask) (__builtin_ctzll(mask) >> 3)
+    #else
+    static inline int fj_lowest_byte(unsigned long long mask)
+    {
+        int n = 0;
+        while (!(mask & 0xFF)) { mask >>= 8; n++; }
+        return n;
+    }
+    #endif
+    """
+    unsigned long long fj_load_le64(const unsigned char *p) noexcept nogil
+    int fj_lowest_byte(unsigned long long mask) noexcept nogil
+
+
 cdef inline Py_ssize_t skip_plain_ascii(const unsigned char *buf, Py_ssize_t i,
                                         Py_ssize_t n) noexcept nogil:
-    """Skip 8 bytes at a time while none is a quote, a backslash, a control or non-ASCII."""
-    cdef unsigned long long word, quote, backslash, control
+    """The offset of the first quote, backslash, control or non-ASCII byte at or after ``i``
+    (or ``n``), read 8 bytes at a time.
+
+    The lowest flagged byte of a word is always a true one: a borrow only carries upwards,
+    so the false positives it makes sit above a byte that really is special.
+    """
+    cdef unsigned long long word, quote, backslash, control, found
     cdef unsigned long long ones = 0x0101010101010101ULL
     cdef unsigned long long highs = 0x8080808080808080ULL
     while i + 8 <= n:
-        memcpy(&word, buf + i, 8)
+        word = fj_load_le64(buf + i)
         quote = word ^ (ones * 34)
         backslash = word ^ (ones * 92)
         control = word - ones * 32      # borrows into the high bit for bytes < 0x20
-        if ((((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | control | word)
-                & highs):
-            break
+        found = (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | control
+                 | word) & highs
+        if found:
+            return i + fj_lowest_byte(found)
         i += 8
-    return i
+    while i < n:
+        if buf[i] == 34 or buf[i] == 92 or buf[i] < 0x20 or buf[i] >= 0x80:
+            return i
+        i += 1
+    return n
 
 
 cdef Py_ssize_t scan_plain_string(Cursor *c, Py_ssize_t i, bint *ascii) except -2:
     """From ``i`` (after the quote) to the closing quote or the first backslash.
 
-    Returns the offset of that byte; refuses control characters and unterminated strings.
+    Returns the offset of that byte, or -1 when the string is unterminated; refuses
+    control characters. ``ascii`` says whether the bytes before it were all ASCII.
     """
     cdef const unsigned char *buf = c.buf
     cdef Py_ssize_t n = c.length
@@ -302,17 +364,15 @@ cdef Py_ssize_t scan_plain_string(Cursor *c, Py_ssize_t i, bint *ascii) except -
     while True:
         i = skip_plain_ascii(buf, i, n)
         if i >= n:
-            break
+            return -1
         ch = buf[i]
         if ch == 34 or ch == 92:
             ascii[0] = only_ascii
             return i
         if ch < 0x20:
             fail("Invalid control character at", i)
-        if ch >= 0x80:
-            only_ascii = False
+        only_ascii = False
         i += 1
-    return -1
 
 
 cdef object parse_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
@@ -454,12 +514,53 @@ cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint 
         fail(str(exc), start)
 
 
-cdef inline void add_digit(Decimal *d, unsigned char ch) noexcept nogil:
-    if d.digits == 0 and ch == 48:
-        return
-    d.digits += 1
-    if d.digits <= 19:
-        d.mantissa = d.mantissa * 10 + (ch - 48)
+cdef inline bint eight_digits(unsigned long long word) noexcept nogil:
+    """All 8 bytes of a little-endian word are ASCII digits."""
+    return ((word & 0xF0F0F0F0F0F0F0F0ULL)
+            | (((word + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)
+            ) == 0x3333333333333333ULL
+
+
+cdef inline unsigned long long eight_digits_value(unsigned long long word) noexcept nogil:
+    """The value of 8 ASCII digits read as a little-endian word (first digit most significant)."""
+    word = ((word & 0x0F0F0F0F0F0F0F0FULL) * 2561) >> 8
+    word = ((word & 0x00FF00FF00FF00FFULL) * 6553601) >> 16
+    return ((word & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32
+
+
+cdef inline Py_ssize_t take_digits(const unsigned char *buf, Py_ssize_t i, Py_ssize_t n,
+                                   Decimal *d, bint fraction) noexcept nogil:
+    """Add the run of digits at ``i`` to ``d``; returns the offset after the run.
+
+    The first 19 significant digits go into the mantissa (8 at a time where they can);
+    the exponent tracks the rest: digits dropped from an integer part scale it up, digits
+    kept from a fraction scale it down. Leading zeros are not significant.
+    """
+    cdef unsigned long long word
+    if d.digits == 0:
+        while i < n and buf[i] == 48:
+            if fraction:
+                d.exp10 -= 1
+            i += 1
+    while d.digits <= 11 and i + 8 <= n:
+        word = fj_load_le64(buf + i)
+        if not eight_digits(word):
+            break
+        d.mantissa = d.mantissa * 100000000ULL + eight_digits_value(word)
+        d.digits += 8
+        if fraction:
+            d.exp10 -= 8
+        i += 8
+    while i < n and is_digit(buf[i]):
+        d.digits += 1
+        if d.digits <= 19:
+            d.mantissa = d.mantissa * 10 + (buf[i] - 48)
+            if fraction:
+                d.exp10 -= 1
+        elif not fraction:
+            d.exp10 += 1
+        i += 1
+    return i
 
 
 cdef object parse_number(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
@@ -492,23 +593,14 @@ cdef Py_ssize_t match_number(Cursor *c, Py_ssize_t i, Decimal *d, bint *is_float
         if i > last:
             fail("Expecting value", start)
     if 49 <= buf[i] <= 57:
-        while i <= last and is_digit(buf[i]):
-            add_digit(d, buf[i])
-            if d.digits > 19:
-                d.exp10 += 1
-            i += 1
+        i = take_digits(buf, i, last + 1, d, False)
     elif buf[i] == 48:
         i += 1
     else:
         fail("Expecting value", start)
     if i < last and buf[i] == 46 and is_digit(buf[i + 1]):
         is_float[0] = True
-        i += 1
-        while i <= last and is_digit(buf[i]):
-            add_digit(d, buf[i])
-            if d.digits <= 19:
-                d.exp10 -= 1
-            i += 1
+        i = take_digits(buf, i + 1, last + 1, d, True)
     if i < last and (buf[i] == 101 or buf[i] == 69):
         e_start = i
         i += 1
@@ -631,6 +723,32 @@ cdef inline int expect_key(Cursor *c, Py_ssize_t i) except -1:
 cdef object parse_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
     expect_key(c, i)
     return parse_string(c, i + 1, end)
+
+
+cdef Py_ssize_t scan_key(Cursor *c, Py_ssize_t i, JournalKey *which) except -1:
+    """Validate the key at ``i`` and say which journal key it is; the offset after it.
+
+    Keys are matched on their bytes, so no str is made unless the key has escapes.
+    """
+    cdef bint ascii = True
+    cdef Py_ssize_t end = 0
+    cdef Py_ssize_t j
+    cdef bytes text
+    expect_key(c, i)
+    j = scan_plain_string(c, i + 1, &ascii)
+    if j < 0:
+        fail("Unterminated string starting at", i)
+    if c.buf[j] == 92:
+        text = parse_escaped_string(c, i + 1, j, &end, True, ascii).encode("utf-8",
+                                                                          "surrogatepass")
+        which[0] = key_from_bytes(<const unsigned char *>PyBytes_AS_STRING(text), len(text))
+        return end
+    if ascii:
+        which[0] = key_from_bytes(c.buf + i + 1, j - i - 1)
+    else:
+        check_utf8(c, i + 1, j)
+        which[0] = OTHER_KEY
+    return j + 1
 
 
 cdef inline Py_ssize_t next_member(Cursor *c, Py_ssize_t i, unsigned char close) except -2:
@@ -1065,10 +1183,73 @@ SENTINEL_EVENT = JournalEvent(-1, {})
 # ---------------------------------------------------------------------------
 
 # Records are kept for every history event until it is delivered: 16 bytes each.
+cdef enum TimestampForm:
+    NO_TIMESTAMP               # the entry has none: the scan's clock reading is used
+    FLOAT_TIMESTAMP            # a float, converted exactly by the scan: build it from the record
+    OTHER_TIMESTAMP            # an int or a literal: built again from the text
+
+
 cdef struct EntryRecord:
     double timestamp
     int start                  # offset of the entry's "{" (payloads are < 2 GiB)
-    bint has_timestamp
+    unsigned char timestamp_form
+    unsigned char name         # an EventName
+    bint has_context
+
+
+cdef inline Py_ssize_t skip_number_text(const unsigned char *buf, Py_ssize_t i,
+                                        Py_ssize_t n) noexcept nogil:
+    """The end of the number at ``i``, which the scan has already validated (a literal such
+    as ``-Infinity`` is not a number here): every byte a number can hold."""
+    while i < n and (is_digit(buf[i]) or buf[i] == 46 or buf[i] == 45 or buf[i] == 43
+                     or buf[i] == 101 or buf[i] == 69):
+        i += 1
+    return i
+
+
+cdef object entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey *which):
+    """The key at ``i`` as a str: the shared one for the journal's own keys."""
+    cdef bint ascii = True
+    cdef Py_ssize_t j
+    expect_key(c, i)
+    j = scan_plain_string(c, i + 1, &ascii)
+    if j >= 0 and ascii and c.buf[j] == 34:
+        end[0] = j + 1
+        which[0] = key_from_bytes(c.buf + i + 1, j - i - 1)
+        if which[0] == TIMESTAMP_KEY:
+            return TIMESTAMP_STR
+        if which[0] == NAME_KEY:
+            return NAME_STR
+        if which[0] == CONTEXT_KEY:
+            return CONTEXT_STR
+        if j - i - 1 <= CACHE_MAXLEN:
+            return cached_ascii(c.buf + i + 1, j - i - 1)
+        return new_ascii(c.buf + i + 1, j - i - 1)
+    which[0] = OTHER_KEY
+    return parse_string(c, i + 1, end)
+
+
+cdef int fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
+    """Fill ``into`` from the entry the scan recorded, as ``json.loads`` would; a float
+    timestamp comes from the record instead of being converted again."""
+    cdef Py_ssize_t i = rec.start + 1
+    cdef Py_ssize_t nxt = 0
+    cdef JournalKey which = OTHER_KEY
+    enter_container(c, rec.start)
+    i = skip_ws(c, i)
+    if i < c.length and c.buf[i] != 125:
+        while i >= 0:
+            key = entry_key(c, i, &nxt, &which)
+            i = expect_colon(c, nxt)
+            if (which == TIMESTAMP_KEY and rec.timestamp_form == FLOAT_TIMESTAMP
+                    and is_digit(c.buf[i if c.buf[i] != 45 else i + 1])):
+                nxt = skip_number_text(c.buf, i, c.length)
+                PyDict_SetItem(into, key, PyFloat_FromDouble(rec.timestamp))
+            else:
+                PyDict_SetItem(into, key, parse_value(c, i, &nxt))
+            i = next_member(c, nxt, 125)
+    c.depth -= 1
+    return 0
 
 
 @cython.no_gc
@@ -1160,10 +1341,9 @@ cdef class Response:
         return self._R
 
     cdef object entry_dict(self, Cursor *c, EntryRecord *rec, object into):
-        cdef Py_ssize_t end = 0
-        parse_object(c, rec.start + 1, &end, into)
-        if not rec.has_timestamp:
-            PyDict_SetItem(into, "timestamp", PyFloat_FromDouble(rec.timestamp))
+        fill_entry(c, rec, into)
+        if rec.timestamp_form == NO_TIMESTAMP:
+            PyDict_SetItem(into, TIMESTAMP_STR, PyFloat_FromDouble(rec.timestamp))
         return into
 
     def entries(self):
@@ -1198,15 +1378,14 @@ cdef class Response:
     cdef JournalEvent job_event(self, Cursor *c, EntryRecord *rec, object jobid):
         cdef JournalEvent event = JournalEvent.__new__(JournalEvent)
         self.entry_dict(c, rec, event)
-        if PyDict_GetItem(event, "context") == NULL:
-            PyDict_SetItem(event, "context", PyDict_New())
+        if not rec.has_context:
+            PyDict_SetItem(event, CONTEXT_STR, PyDict_New())
         event._jobid = jobid
         if jobid == -1:
             return event
-        name = event["name"]
-        if name == "submit":
+        if rec.name == SUBMIT_NAME:
             event._jobspec = self.lazy_jobspec()
-        elif name == "alloc":
+        elif rec.name == ALLOC_NAME:
             event._R = self.lazy_R()
         return event
 
@@ -1228,8 +1407,8 @@ cdef class Response:
     cdef ResourceJournalEvent resource_event(self, Cursor *c, EntryRecord *rec):
         cdef ResourceJournalEvent event = ResourceJournalEvent.__new__(ResourceJournalEvent)
         self.entry_dict(c, rec, event)
-        if PyDict_GetItem(event, "context") == NULL:
-            PyDict_SetItem(event, "context", PyDict_New())
+        if not rec.has_context:
+            PyDict_SetItem(event, CONTEXT_STR, PyDict_New())
         event._R = self.lazy_R()
         return event
 
@@ -1258,44 +1437,94 @@ cdef double timestamp_value(object value, Py_ssize_t index, Py_ssize_t pos) exce
     malformed("event %d: timestamp is not a number" % index, pos)
 
 
+cdef Py_ssize_t scan_timestamp(Cursor *c, Py_ssize_t i, Py_ssize_t index,
+                               EntryRecord *rec) except -1:
+    """Read the timestamp at ``i`` into ``rec`` (no float object on the usual path);
+    the offset after it. Refuses what is not a JSON number."""
+    cdef double *stamp = &rec.timestamp
+    cdef Decimal d
+    cdef bint is_float = False
+    cdef Py_ssize_t end = 0
+    cdef unsigned char ch = c.buf[i] if i < c.length else 0
+    if is_digit(ch) or (ch == 45 and i + 1 < c.length and is_digit(c.buf[i + 1])):
+        end = match_number(c, i, &d, &is_float)
+        if is_float:
+            if d.digits <= 19 and fj_decimal_to_double(d.mantissa, d.exp10, d.negative, stamp):
+                rec.timestamp_form = FLOAT_TIMESTAMP
+                return end
+        elif d.digits <= 18:
+            stamp[0] = <double><long long>d.mantissa
+            if d.negative:
+                stamp[0] = -stamp[0]
+            rec.timestamp_form = OTHER_TIMESTAMP
+            return end
+        value = number_from_text(c, i, end, is_float, &d)
+    else:
+        value = parse_value(c, i, &end)
+    stamp[0] = timestamp_value(value, index, i)
+    rec.timestamp_form = OTHER_TIMESTAMP
+    return end
+
+
+cdef Py_ssize_t scan_name(Cursor *c, Py_ssize_t i, Py_ssize_t index,
+                          EntryRecord *rec) except -1:
+    """Validate the name at ``i`` (a string) and note in ``rec`` which event it names."""
+    cdef bint ascii = True
+    cdef Py_ssize_t end = 0
+    cdef Py_ssize_t j
+    cdef bytes text
+    if i >= c.length or c.buf[i] != 34:
+        end = skip_value(c, i)
+        malformed("event %d: name is not a string" % index, i)
+    j = scan_plain_string(c, i + 1, &ascii)
+    if j < 0:
+        fail("Unterminated string starting at", i)
+    if c.buf[j] == 92:
+        text = parse_escaped_string(c, i + 1, j, &end, True, ascii).encode("utf-8",
+                                                                          "surrogatepass")
+        rec.name = name_from_bytes(<const unsigned char *>PyBytes_AS_STRING(text), len(text))
+        return end
+    if not ascii:
+        check_utf8(c, i + 1, j)
+    rec.name = name_from_bytes(c.buf + i + 1, j - i - 1)
+    return j + 1
+
+
 cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index) except -1:
     """Record one entry of ``events`` (its ``{`` at ``i``); returns the offset after it."""
     cdef Py_ssize_t nxt = 0
-    cdef Py_ssize_t value_at
     cdef EntryRecord *rec
+    cdef JournalKey which = OTHER_KEY
     cdef bint has_name = False
     if i >= c.length or c.buf[i] != 123:
         nxt = skip_value(c, i)
         malformed("event %d is not an object" % index, i)
     rec = r.append_record()
     rec.start = i
-    rec.has_timestamp = False
+    rec.timestamp_form = NO_TIMESTAMP
+    rec.name = OTHER_NAME
+    rec.has_context = False
     enter_container(c, i)
     i = skip_ws(c, i + 1)
     if i >= c.length or c.buf[i] != 125:
         while True:
-            key = parse_key(c, i, &nxt)
-            i = expect_colon(c, nxt)
-            value_at = i
-            if is_key(key, KEY_TIMESTAMP):
-                value = parse_value(c, i, &nxt)
-                rec = &r.records[r.count - 1]
-                rec.timestamp = timestamp_value(value, index, value_at)
-                rec.has_timestamp = True
-            elif is_key(key, KEY_NAME):
-                value = parse_value(c, i, &nxt)
-                if type(value) is not str:
-                    malformed("event %d: name is not a string" % index, value_at)
+            i = expect_colon(c, scan_key(c, i, &which))
+            rec = &r.records[r.count - 1]
+            if which == TIMESTAMP_KEY:
+                nxt = scan_timestamp(c, i, index, rec)
+            elif which == NAME_KEY:
+                nxt = scan_name(c, i, index, rec)
                 has_name = True
             else:
                 nxt = skip_value(c, i)
+                rec.has_context |= which == CONTEXT_KEY
             i = next_member(c, nxt, 125)
             if i < 0:
                 i = skip_ws(c, nxt)
                 break
     c.depth -= 1
     rec = &r.records[r.count - 1]
-    if not rec.has_timestamp:
+    if rec.timestamp_form == NO_TIMESTAMP:
         rec.timestamp = _time.time()
     if not has_name:
         malformed("event %d has no name" % index, rec.start)
@@ -1329,7 +1558,7 @@ cdef int scan_response(Cursor *c, Response r) except -1:
     """Fill ``r`` from a journal response object; every value is validated."""
     cdef Py_ssize_t nxt = 0
     cdef Py_ssize_t i = skip_ws(c, 0)
-    cdef Py_ssize_t value_at
+    cdef JournalKey which = OTHER_KEY
     if i >= c.length or c.buf[i] != 123:
         nxt = skip_value(c, i)
         malformed("not a JSON object", i)
@@ -1337,22 +1566,20 @@ cdef int scan_response(Cursor *c, Response r) except -1:
     i = skip_ws(c, i + 1)
     if i >= c.length or c.buf[i] != 125:
         while True:
-            key = parse_key(c, i, &nxt)
-            i = expect_colon(c, nxt)
-            value_at = i
-            if is_key(key, KEY_EVENTS):
+            i = expect_colon(c, scan_key(c, i, &which))
+            if which == EVENTS_KEY:
                 nxt = scan_events(c, i, r)
-            elif is_key(key, KEY_ID):
+            elif which == ID_KEY:
                 value = parse_value(c, i, &nxt)
                 if type(value) is not int:
-                    malformed("id is not an integer", value_at)
+                    malformed("id is not an integer", i)
                 r._id = value
             else:
                 nxt = skip_value(c, i)
-                if is_key(key, KEY_JOBSPEC):
+                if which == JOBSPEC_KEY:
                     r.jobspec_start, r.jobspec_stop = i, nxt
                     r._jobspec = None
-                elif is_key(key, KEY_R):
+                elif which == R_KEY:
                     r.R_start, r.R_stop = i, nxt
                     r._R = None
             i = next_member(c, nxt, 125)
