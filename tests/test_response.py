@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+import weakref
 
 import pytest
 from conftest import capture_lines
@@ -50,6 +52,24 @@ def test_job_events_match_what_flux_core_builds(impl):
         got = [(int(e.jobid), dict(e), e.jobspec, e.R) for e in events]
         assert got == expected_job_events(payload)
         assert all(type(e) is impl.JournalEvent and isinstance(e.jobid, JobID) for e in events)
+
+
+def test_a_cycle_through_a_built_event_is_still_collected(impl):
+    """Events are spared the cycle collector's walk only while nothing in them can point back."""
+
+    class Marker:
+        pass
+
+    events = impl.decode_response(FULL[0]).job_events()
+    assert events
+    while events:
+        event = events.pop()
+        marker = Marker()
+        alive = weakref.ref(marker)
+        event["loop"] = [event, marker]
+        del event, marker
+        gc.collect()
+        assert alive() is None
 
 
 def test_one_jobid_object_per_response(impl):

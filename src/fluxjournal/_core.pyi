@@ -1,5 +1,6 @@
 """Type stubs for the compiled core; ``fluxjournal._pycore`` has the same names."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from fluxjournal.jobid import JobID
@@ -61,4 +62,16 @@ class History:
 class ConsumerCore:
     backlog: Any
     processing_inactive: Any
+    rpc: Any
+    since: Any
+    include_sentinel: Any
+    def _arm_core(
+        self,
+        compiled: bool,
+        resource: bool = ...,
+        sentinel_by_id: bool = ...,
+        drain_limit: int = ...,
+    ) -> None: ...
+    def _take_ready(self) -> bool: ...
     def poll(self, timeout: float = ...) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...

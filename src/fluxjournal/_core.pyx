@@ -12,6 +12,7 @@ for ``str`` input.
 
 import json
 import time as _time
+from errno import ENODATA
 
 cimport cython
 
@@ -22,6 +23,7 @@ from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_New
 from cpython.long cimport PyLong_FromLongLong
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
+
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.limits cimport INT_MAX
 from libc.math cimport INFINITY, NAN
@@ -41,6 +43,9 @@ cdef extern from "Python.h":
     void *PyUnicode_DATA(object o)
     bint PyUnicode_IS_ASCII(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    void PyObject_GC_UnTrack(void *o)
+    void PyObject_GC_Track(void *o)
+    bint PyObject_GC_IsTracked(object o)
 
 
 #: Containers nested deeper than this are refused (``json.loads`` itself gives up with a
@@ -1231,10 +1236,14 @@ cdef object entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey *whic
 
 cdef int fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
     """Fill ``into`` from the entry the scan recorded, as ``json.loads`` would; a float
-    timestamp comes from the record instead of being converted again."""
+    timestamp comes from the record instead of being converted again.
+
+    Returns 1 when a value the cycle collector tracks went in, else 0.
+    """
     cdef Py_ssize_t i = rec.start + 1
     cdef Py_ssize_t nxt = 0
     cdef JournalKey which = OTHER_KEY
+    cdef int tracked = 0
     enter_container(c, rec.start)
     i = skip_ws(c, i)
     if i < c.length and c.buf[i] != 125:
@@ -1246,10 +1255,16 @@ cdef int fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
                 nxt = skip_number_text(c.buf, i, c.length)
                 PyDict_SetItem(into, key, PyFloat_FromDouble(rec.timestamp))
             else:
-                PyDict_SetItem(into, key, parse_value(c, i, &nxt))
+                value = parse_value(c, i, &nxt)
+                tracked |= PyObject_IS_GC(value) and PyObject_GC_IsTracked(value)
+                PyDict_SetItem(into, key, value)
             i = next_member(c, nxt, 125)
     c.depth -= 1
-    return 0
+    return tracked
+
+
+cdef extern from "Python.h":
+    bint PyObject_IS_GC(object o)
 
 
 @cython.no_gc
@@ -1341,10 +1356,16 @@ cdef class Response:
         return self._R
 
     cdef object entry_dict(self, Cursor *c, EntryRecord *rec, object into):
-        fill_entry(c, rec, into)
+        self.fill_event(c, rec, into)
+        return into
+
+    cdef int fill_event(self, Cursor *c, EntryRecord *rec, object into) except -1:
+        """Fill ``into`` with one entry; a missing timestamp is the scan's clock reading.
+        Returns 1 when a value the cycle collector tracks went in."""
+        cdef int tracked = fill_entry(c, rec, into)
         if rec.timestamp_form == NO_TIMESTAMP:
             PyDict_SetItem(into, TIMESTAMP_STR, PyFloat_FromDouble(rec.timestamp))
-        return into
+        return tracked
 
     def entries(self):
         """The ``events`` array as ``json.loads`` gives it (missing timestamps filled)."""
@@ -1377,9 +1398,13 @@ cdef class Response:
 
     cdef JournalEvent job_event(self, Cursor *c, EntryRecord *rec, object jobid):
         cdef JournalEvent event = JournalEvent.__new__(JournalEvent)
-        self.entry_dict(c, rec, event)
+        cdef int tracked = self.fill_event(c, rec, event)
         if not rec.has_context:
             PyDict_SetItem(event, CONTEXT_STR, PyDict_New())
+        if not tracked:
+            # nothing in it can hold a reference back: spare the cycle collector the walk
+            # (a container stored in it later tracks it again, as for any dict)
+            PyObject_GC_UnTrack(<PyObject *>event)
         event._jobid = jobid
         if jobid == -1:
             return event
@@ -1602,6 +1627,10 @@ def decode_response(data):
     payload is not JSON, or not a journal response: no ``events`` array, an entry that is
     not an object or has no string ``name``, a non-numeric ``timestamp``, a non-integer ``id``.
     """
+    return decode_payload(data)
+
+
+cdef Response decode_payload(object data):
     cdef Response r = Response.__new__(Response)
     cdef Cursor c
     r.doc = _Document.__new__(_Document)
@@ -1788,6 +1817,9 @@ cdef class History:
 
     def add(self, Response response not None):
         """Keep the entries of one backlog response that are newer than ``since``."""
+        return self.add_response(response)
+
+    cdef Py_ssize_t add_response(self, Response response) except -1:
         cdef Py_ssize_t k, kept = 0
         cdef Py_ssize_t index = len(self.responses)
         cdef double previous = -INFINITY
@@ -1818,10 +1850,13 @@ cdef class History:
 
     def finish(self):
         """Merge the runs; after this, events come out in timestamp order."""
+        self.merge()
+
+    cdef int merge(self) except -1:
         cdef RunHead *heap
         cdef int *order
         if self.finished:
-            return
+            return 0
         heap = <RunHead *>realloc(NULL, max(self.nruns, 1) * sizeof(RunHead))
         order = <int *>realloc(NULL, max(self.count, 1) * sizeof(int))
         if heap == NULL or order == NULL:
@@ -1836,6 +1871,7 @@ cdef class History:
         free(self.run_starts)
         self.run_starts = NULL
         self.finished = True
+        return 0
 
     cdef inline void prefetch(self, Py_ssize_t k) noexcept:
         cdef HistoryRecord *rec
@@ -1898,19 +1934,105 @@ cdef class History:
 # ---------------------------------------------------------------------------
 
 cdef class ConsumerCore:
-    """The state journal consumers deliver from, with the common cases of ``poll()`` in C.
+    """The state journal consumers deliver from, and the common cases of ``poll()`` in C.
 
-    ``fluxjournal.journal.JournalConsumerBase`` derives from it: while the history drains,
-    or while live events wait in ``backlog``, ``poll()`` returns the next one without a
-    Python frame; everything else goes to the consumer's ``_poll()``.
+    ``fluxjournal.journal.JournalConsumerBase`` derives from it. Once ``_arm_core`` has
+    put the stock classes on this module's path, ``poll()``, the iterator and the consumer's
+    ``_drain()`` take responses from the future, decode them, keep the history and queue
+    live events without a Python frame; whatever else happens (a hook overridden, the
+    sentinel, the end of the stream, the twin's decoder) goes to the consumer's ``_poll()``.
     """
 
     cdef public object backlog
     cdef public object processing_inactive
     cdef public object _history
     cdef public object _sentinel_pending
+    cdef public object _reader
+    cdef public object _ended
+    cdef public object rpc
+    cdef public object since
+    cdef public object include_sentinel
+    cdef bint compiled          # responses decoded and delivered here
+    cdef bint resource          # live events are ResourceJournalEvent objects
+    cdef bint sentinel_by_id    # the sentinel is the response with id -1, not an empty one
+    cdef bint seen_idle         # the last drain left the future with nothing ready
+    cdef Py_ssize_t drain_limit
 
-    def poll(self, timeout=-1.0):
+    def _arm_core(self, bint compiled, bint resource=False, bint sentinel_by_id=False,
+                  Py_ssize_t drain_limit=256):
+        """Say how responses are handled from now on: here (``compiled``) or in Python."""
+        if compiled and self._history is not None and type(self._history) is not History:
+            raise TypeError("the compiled path needs this module's History")
+        self.compiled = compiled
+        self.resource = resource
+        self.sentinel_by_id = sentinel_by_id
+        self.drain_limit = max(drain_limit, 1)
+        self.seen_idle = False
+
+    def _take_ready(self):
+        """Take every ready response here and return True; False when Python must."""
+        if not self.compiled:
+            return False
+        self.drain()
+        return True
+
+    cdef int drain(self) except -1:
+        """Take the ready response, then every other that is ready (up to ``drain_limit``)."""
+        cdef object reader = self._reader
+        cdef object ready = reader.ready
+        cdef object take = reader.take
+        cdef object reset = reader.reset
+        cdef Py_ssize_t k
+        for k in range(self.drain_limit):
+            try:
+                payload = take()
+            except OSError as exc:
+                if exc.errno != ENODATA:
+                    raise  # left in place: every later poll raises it, as flux-core does
+                reset()
+                self._end_of_stream()
+                return 0
+            reset()
+            self.process(b"" if payload is None else payload)
+            if not ready():
+                self.seen_idle = True
+                return 0
+        return 0
+
+    cdef int process(self, object payload) except -1:
+        """Decode one response; keep it in the history, or queue its live events."""
+        cdef Response response = decode_payload(payload)
+        cdef History history
+        if self.processing_inactive:
+            history = <History?>self._history
+            if self.is_sentinel(response):
+                history.merge()
+                self.processing_inactive = False
+                self._sentinel_pending = self.include_sentinel
+            else:
+                history.add_response(response)
+        elif self.resource:
+            self.backlog.extend(response.resource_events(self.since))
+        else:
+            self.backlog.extend(response.job_events(self.since))
+        return 0
+
+    cdef bint is_sentinel(self, Response response):
+        if self.sentinel_by_id:
+            return response._id is not None and response._id == -1
+        return response.count == 0
+
+    cdef int receive(self, object timeout) except -1:
+        """Wait for a response (TimeoutError after ``timeout``), then take the ready ones."""
+        cdef object reader = self._reader
+        if self.seen_idle or not reader.ready():
+            # a wait on a future that became ready meanwhile returns at once
+            self.seen_idle = False
+            reader.wait(timeout)
+        self.drain()
+        return 0
+
+    cpdef object poll(self, timeout=-1.0):
         """Return the next event, waiting up to ``timeout`` seconds (-1: for ever).
 
         Raises TimeoutError when nothing arrives in time (a later call carries on), and
@@ -1918,11 +2040,47 @@ cdef class ConsumerCore:
         :class:`~fluxjournal.MalformedResponse`; the next call carries on after it.
         """
         cdef object event
-        if not self.processing_inactive:
-            if type(self._history) is History:
-                event = (<History>self._history).next_event()
-                if event is not None:
-                    return event
-            elif self._history is None and not self._sentinel_pending and self.backlog:
-                return self.backlog.popleft()
-        return self._poll(timeout)
+        while True:
+            if not self.processing_inactive:
+                if self._history is None and not self._sentinel_pending:
+                    if self.backlog:
+                        return self.backlog.popleft()
+                elif type(self._history) is History:
+                    event = (<History>self._history).next_event()
+                    if event is not None:
+                        return event
+                    return self._poll(timeout)  # spent: _poll moves on to what follows
+                else:
+                    return self._poll(timeout)
+            if not self.compiled or self._ended:
+                return self._poll(timeout)
+            self.receive(timeout)
+
+    def __iter__(self):
+        """Every event until the end of the stream (start() is called if needed).
+
+        Events are taken one at a time, so breaking out of the loop and calling poll()
+        later loses nothing.
+        """
+        if self.rpc is None:
+            self.start()
+        cdef EventIterator iterator = EventIterator.__new__(EventIterator)
+        iterator.consumer = self
+        return iterator
+
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class EventIterator:
+    """What iterating over a consumer gives: ``poll()`` until the stream ends."""
+
+    cdef ConsumerCore consumer
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        event = self.consumer.poll()
+        if event is None:
+            raise StopIteration
+        return event

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from fluxjournal.errors import Document, JSONDecodeError, MalformedResponse
@@ -357,12 +358,30 @@ class History:
 
 
 class ConsumerCore:
-    """The state journal consumers deliver from (see ``_core.ConsumerCore``)."""
+    """The state journal consumers deliver from (see ``_core.ConsumerCore``).
+
+    The twin has no compiled path: ``_take_ready()`` always leaves the work to the
+    consumer's own Python code.
+    """
 
     backlog: Any
     processing_inactive: Any
     _history: Any
     _sentinel_pending: Any
+    rpc: Any
+
+    def _arm_core(
+        self,
+        compiled: bool,
+        resource: bool = False,
+        sentinel_by_id: bool = False,
+        drain_limit: int = 256,
+    ) -> None:
+        """Say how responses are handled from now on; the twin always hands them to Python."""
+
+    def _take_ready(self) -> bool:
+        """False: the consumer takes the ready responses itself."""
+        return False
 
     def poll(self, timeout: float = -1.0) -> Any:
         """Return the next event, waiting up to ``timeout`` seconds (-1: for ever).
@@ -379,3 +398,18 @@ class ConsumerCore:
             elif not self._sentinel_pending and self.backlog:
                 return self.backlog.popleft()
         return self._poll(timeout)  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[Any]:
+        """Every event until the end of the stream (start() is called if needed).
+
+        Events are taken one at a time, so breaking out of the loop and calling poll()
+        later loses nothing.
+        """
+        if self.rpc is None:
+            self.start()  # type: ignore[attr-defined]
+        poll = self.poll
+        while True:
+            event = poll()
+            if event is None:
+                return
+            yield event

@@ -14,7 +14,7 @@ import contextlib
 import errno
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from fluxjournal import _impl
@@ -115,6 +115,12 @@ class JournalConsumerBase(_impl.ConsumerCore, ABC):
         if self._fast and self.processing_inactive and self._history is None:
             self._history = self.core.History(self.since, self._fast_kind == "resource")
         self._ended = False
+        self._arm_core(
+            self._fast and isinstance(self, self.core.ConsumerCore),
+            self._fast_kind == "resource",
+            self._sentinel_is_id(),
+            DRAIN_LIMIT,
+        )
         self._set_then_cb()
         return self
 
@@ -162,21 +168,6 @@ class JournalConsumerBase(_impl.ConsumerCore, ABC):
                 if out or self._ended:
                     return out
             self._receive(timeout)
-
-    def __iter__(self) -> Iterator[Any]:
-        """Every event until the end of the stream (start() is called if needed).
-
-        Events are taken one at a time, so breaking out of the loop and calling poll()
-        later loses nothing.
-        """
-        if self.rpc is None:
-            self.start()
-        poll = self.poll
-        while True:
-            event = poll()
-            if event is None:
-                return
-            yield event
 
     def __enter__(self) -> JournalConsumerBase:
         return self.start() if self.rpc is None else self
@@ -246,6 +237,8 @@ class JournalConsumerBase(_impl.ConsumerCore, ABC):
 
     def _drain(self) -> None:
         """Take the ready response, then every other that is ready (up to DRAIN_LIMIT)."""
+        if self._take_ready():  # the compiled core did it
+            return
         reader = self._reader
         ready, take, reset = reader.ready, reader.take, reader.reset
         process = self._process_fast if self._fast else self._process_general
@@ -286,7 +279,13 @@ class JournalConsumerBase(_impl.ConsumerCore, ABC):
         else:
             self.backlog.extend(response.resource_events(self.since))
 
+    def _sentinel_is_id(self) -> bool:
+        """True when the end of the history is the response with id -1, not an empty one."""
+        return False
+
     def _is_sentinel(self, response: Any) -> bool:
+        if self._sentinel_is_id():
+            return response.id == -1
         return len(response) == 0
 
     def _process_general(self, payload: bytes) -> None:
@@ -384,10 +383,10 @@ class JournalConsumer(JournalConsumerBase):
         """One :class:`JournalEvent` from one entry."""
         return self.core.JournalEvent(jobid, entry, jobspec=jobspec, R=R)
 
-    def _is_sentinel(self, response: Any) -> bool:
-        if self.allow is not None or self.deny is not None:
-            return response.id == -1
-        return len(response) == 0
+    def _sentinel_is_id(self) -> bool:
+        # with event filters the service still sends the sentinel, but a response whose
+        # events were all filtered out is empty too
+        return self.allow is not None or self.deny is not None
 
 
 def _name_filter(names: Any) -> dict | None:
