@@ -9,6 +9,9 @@ import weakref
 
 import pytest
 from conftest import capture_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_loads import COMPARABLE, EDITS, HYPOTHESIS, mutate
 
 from fluxjournal import JobID, MalformedResponse
 
@@ -235,3 +238,43 @@ def test_a_bad_response_leaves_the_decoder_usable(impl):
     with pytest.raises(MalformedResponse):
         impl.decode_response(b'{"id":1,"events":[{"timestamp":1.0}]}')
     assert len(impl.decode_response(FULL[0])) == len(json.loads(FULL[0])["events"])
+
+
+# -- the compiled scanner against the twin, on damaged real payloads ----------------------
+
+
+def outcome(module, payload: bytes):
+    """What one implementation makes of a payload: its events, or the error it raises.
+
+    The position of a JSON error is compared where json.loads itself reports one (not for
+    bytes it cannot decode as UTF-8 at all, where any position is fair).
+    """
+    try:
+        response = module.decode_response(payload)
+    except MalformedResponse as exc:
+        try:
+            json.loads(payload)
+            comparable = True
+        except json.JSONDecodeError as json_exc:
+            comparable = json_exc.msg in COMPARABLE
+        except ValueError:
+            comparable = False
+        position = getattr(exc.__cause__, "pos", None) if comparable else None
+        return ("error", exc.what.split(":")[0], position)
+    events = [dict(e) for e in response.job_events()]
+    for event, entry in zip(events, json.loads(payload)["events"]):
+        if "timestamp" not in entry:
+            event["timestamp"] = "the clock"  # each reads time.time() when it scans
+    built = [(repr(e), repr(j.jobspec), repr(j.R)) for e, j in zip(events, response.job_events())]
+    return ("ok", response.id, len(response), built)
+
+
+@settings(max_examples=400, **HYPOTHESIS)
+@given(payload=st.sampled_from(FULL[:40]), edits=EDITS)
+def test_damaged_payloads_decode_as_the_twin_decodes_them(payload, edits):
+    """Both scanners of the compiled core (fast, then precise) agree with the twin."""
+    compiled = pytest.importorskip("fluxjournal._core")
+    from fluxjournal import _pycore
+
+    mutated = mutate(payload, edits)
+    assert outcome(compiled, mutated) == outcome(_pycore, mutated)

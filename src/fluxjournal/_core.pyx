@@ -84,6 +84,12 @@ cdef inline Py_ssize_t skip_ws(Cursor *c, Py_ssize_t i) noexcept nogil:
     return i
 
 
+cdef inline Py_ssize_t fast_ws(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    while i < n and (b[i] == 32 or b[i] == 10 or b[i] == 13 or b[i] == 9):
+        i += 1
+    return i
+
+
 cdef int grow_scratch(Cursor *c, Py_ssize_t need) except -1:
     cdef Py_ssize_t cap = c.scratch_cap if c.scratch_cap else 256
     cdef unsigned char *p
@@ -582,9 +588,16 @@ cdef Py_ssize_t match_number(Cursor *c, Py_ssize_t i, Decimal *d, bint *is_float
     ``d`` gets its digits and decimal exponent, ``is_float`` whether it has a fraction or
     an exponent.
     """
-    cdef const unsigned char *buf = c.buf
-    cdef Py_ssize_t last = c.length - 1
-    cdef Py_ssize_t start = i
+    cdef Py_ssize_t end = number_end(c.buf, i, c.length, d, is_float)
+    if end < 0:
+        fail("Expecting value", i)
+    return end
+
+
+cdef Py_ssize_t number_end(const unsigned char *buf, Py_ssize_t i, Py_ssize_t n, Decimal *d,
+                           bint *is_float) noexcept nogil:
+    """``match_number`` without the error: -1 when no number starts at ``i``."""
+    cdef Py_ssize_t last = n - 1
     cdef Py_ssize_t e_start
     cdef bint exp_negative = False
     cdef long exponent = 0
@@ -596,16 +609,16 @@ cdef Py_ssize_t match_number(Cursor *c, Py_ssize_t i, Decimal *d, bint *is_float
     if d.negative:
         i += 1
         if i > last:
-            fail("Expecting value", start)
+            return -1
     if 49 <= buf[i] <= 57:
-        i = take_digits(buf, i, last + 1, d, False)
+        i = take_digits(buf, i, n, d, False)
     elif buf[i] == 48:
         i += 1
     else:
-        fail("Expecting value", start)
+        return -1
     if i < last and buf[i] == 46 and is_digit(buf[i + 1]):
         is_float[0] = True
-        i = take_digits(buf, i + 1, last + 1, d, True)
+        i = take_digits(buf, i + 1, n, d, True)
     if i < last and (buf[i] == 101 or buf[i] == 69):
         e_start = i
         i += 1
@@ -1267,6 +1280,123 @@ cdef extern from "Python.h":
     bint PyObject_IS_GC(object o)
 
 
+# The fast builder: values of a document the fast scan validated, so that nothing is
+# checked again. Keys there are plain ASCII; strings with escapes or other bytes go to
+# the precise routine. Nesting is at most FAST_MAX_DEPTH deep.
+
+cdef object fast_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
+    """The string whose opening quote is at ``i - 1``."""
+    cdef Py_ssize_t j = skip_plain_ascii(c.buf, i, c.length)
+    if c.buf[j] != 34:
+        return parse_string(c, i, end)
+    end[0] = j + 1
+    if j - i <= CACHE_MAXLEN:
+        return cached_ascii(c.buf + i, j - i)
+    return new_ascii(c.buf + i, j - i)
+
+
+cdef object fast_value(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
+    """The value at ``i``."""
+    cdef Decimal d
+    cdef bint is_float = False
+    cdef unsigned char ch = c.buf[i]
+    if ch == 34:
+        return fast_string(c, i + 1, end)
+    if ch == 123:
+        return fast_object(c, i, end)
+    if ch == 91:
+        return fast_array(c, i, end)
+    if ch == 116:
+        end[0] = i + 4
+        return True
+    if ch == 102:
+        end[0] = i + 5
+        return False
+    if ch == 110:
+        end[0] = i + 4
+        return None
+    end[0] = number_end(c.buf, i, c.length, &d, &is_float)
+    return number_from_text(c, i, end[0], is_float, &d)
+
+
+cdef object fast_object(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
+    """The object whose ``{`` is at ``i``."""
+    cdef dict result = PyDict_New()
+    cdef const unsigned char *b = c.buf
+    cdef Py_ssize_t n = c.length
+    cdef Py_ssize_t nxt = 0
+    i = fast_ws(b, i + 1, n)
+    if b[i] != 125:
+        while True:
+            key = fast_string(c, i + 1, &nxt)
+            i = fast_ws(b, fast_ws(b, nxt, n) + 1, n)
+            PyDict_SetItem(result, key, fast_value(c, i, &nxt))
+            i = fast_ws(b, nxt, n)
+            if b[i] == 125:
+                break
+            i = fast_ws(b, i + 1, n)
+    end[0] = i + 1
+    return result
+
+
+cdef object fast_array(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
+    """The array whose ``[`` is at ``i``."""
+    cdef list result = PyList_New(0)
+    cdef const unsigned char *b = c.buf
+    cdef Py_ssize_t n = c.length
+    cdef Py_ssize_t nxt = 0
+    i = fast_ws(b, i + 1, n)
+    if b[i] != 93:
+        while True:
+            PyList_Append(result, fast_value(c, i, &nxt))
+            i = fast_ws(b, nxt, n)
+            if b[i] == 93:
+                break
+            i = fast_ws(b, i + 1, n)
+    end[0] = i + 1
+    return result
+
+
+cdef object fast_entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey *which):
+    """The key at ``i``: the shared str for the journal's own keys."""
+    cdef Py_ssize_t j = skip_plain_ascii(c.buf, i + 1, c.length)
+    end[0] = j + 1
+    which[0] = key_from_bytes(c.buf + i + 1, j - i - 1)
+    if which[0] == TIMESTAMP_KEY:
+        return TIMESTAMP_STR
+    if which[0] == NAME_KEY:
+        return NAME_STR
+    if which[0] == CONTEXT_KEY:
+        return CONTEXT_STR
+    if j - i - 1 <= CACHE_MAXLEN:
+        return cached_ascii(c.buf + i + 1, j - i - 1)
+    return new_ascii(c.buf + i + 1, j - i - 1)
+
+
+cdef int fast_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
+    """``fill_entry`` for a document the fast scan validated."""
+    cdef const unsigned char *b = c.buf
+    cdef Py_ssize_t n = c.length
+    cdef Py_ssize_t i = fast_ws(b, rec.start + 1, n)
+    cdef Py_ssize_t nxt = 0
+    cdef JournalKey which = OTHER_KEY
+    cdef int tracked = 0
+    while True:
+        key = fast_entry_key(c, i, &nxt, &which)
+        i = fast_ws(b, fast_ws(b, nxt, n) + 1, n)
+        if which == TIMESTAMP_KEY and rec.timestamp_form == FLOAT_TIMESTAMP:
+            nxt = skip_number_text(b, i, n)
+            PyDict_SetItem(into, key, PyFloat_FromDouble(rec.timestamp))
+        else:
+            value = fast_value(c, i, &nxt)
+            tracked |= PyObject_IS_GC(value) and PyObject_GC_IsTracked(value)
+            PyDict_SetItem(into, key, value)
+        i = fast_ws(b, nxt, n)
+        if b[i] == 125:
+            return tracked
+        i = fast_ws(b, i + 1, n)
+
+
 @cython.no_gc
 cdef class Response:
     """One decoded journal response: its job id, its entries and lazy ``jobspec``/``R``.
@@ -1283,6 +1413,7 @@ cdef class Response:
     cdef RawJSON _jobspec, _R
     cdef object jobid
     cdef bint has_events
+    cdef bint fast_scanned     # the fast scan validated it: the fast builder may read it
 
     def __cinit__(self):
         self.jobspec_start = self.R_start = -1
@@ -1362,7 +1493,11 @@ cdef class Response:
     cdef int fill_event(self, Cursor *c, EntryRecord *rec, object into) except -1:
         """Fill ``into`` with one entry; a missing timestamp is the scan's clock reading.
         Returns 1 when a value the cycle collector tracks went in."""
-        cdef int tracked = fill_entry(c, rec, into)
+        cdef int tracked
+        if self.fast_scanned:
+            tracked = fast_fill_entry(c, rec, into)
+        else:
+            tracked = fill_entry(c, rec, into)
         if rec.timestamp_form == NO_TIMESTAMP:
             PyDict_SetItem(into, TIMESTAMP_STR, PyFloat_FromDouble(rec.timestamp))
         return tracked
@@ -1620,6 +1755,291 @@ cdef int scan_response(Cursor *c, Response r) except -1:
     return 0
 
 
+# ---------------------------------------------------------------------------
+# The fast scan: plain C over well-formed journal responses
+#
+# It accepts nothing json.loads refuses, and gives up (returns -1 or 0) at anything it does
+# not handle itself: an error of any kind, escapes in keys or names, numbers it cannot
+# convert exactly, deep nesting, NaN and Infinity. The precise scan above then runs from
+# the start and says exactly what json.loads would.
+# ---------------------------------------------------------------------------
+
+cdef enum:
+    FAST_MAX_DEPTH = 64        # journal payloads nest fewer than 20 levels
+    FAST_MAX_NUMBER = 320      # longer number texts go to the precise scan
+
+
+cdef Py_ssize_t fast_string_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """The offset after the string whose opening quote is at ``i - 1``, or -1."""
+    cdef Py_ssize_t start = i
+    cdef bint ascii = True
+    cdef unsigned char ch
+    while True:
+        i = skip_plain_ascii(b, i, n)
+        if i >= n:
+            return -1
+        ch = b[i]
+        if ch == 34:
+            break
+        if ch == 92:
+            if i + 1 >= n:
+                return -1
+            ch = b[i + 1]
+            if ch == 117:
+                if (i + 5 >= n or hex_value(b[i + 2]) < 0 or hex_value(b[i + 3]) < 0
+                        or hex_value(b[i + 4]) < 0 or hex_value(b[i + 5]) < 0):
+                    return -1
+                i += 6
+            elif (ch == 34 or ch == 92 or ch == 47 or ch == 98 or ch == 102 or ch == 110
+                    or ch == 114 or ch == 116):
+                i += 2
+            else:
+                return -1
+        elif ch < 0x20:
+            return -1
+        else:
+            ascii = False
+            i += 1
+    if not ascii and utf8_invalid_at(b, start, i) >= 0:
+        return -1
+    return i + 1
+
+
+cdef Py_ssize_t fast_key_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+                             JournalKey *which) noexcept nogil:
+    """After a key with no escapes at ``i`` and its colon: the offset of its value, or -1."""
+    cdef Py_ssize_t j
+    if i >= n or b[i] != 34:
+        return -1
+    j = skip_plain_ascii(b, i + 1, n)
+    if j >= n or b[j] != 34:
+        return -1
+    if which != NULL:
+        which[0] = key_from_bytes(b + i + 1, j - i - 1)
+    j = fast_ws(b, j + 1, n)
+    if j >= n or b[j] != 58:
+        return -1
+    return fast_ws(b, j + 1, n)
+
+
+cdef Py_ssize_t fast_scalar_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """The offset after the string, number, true, false or null at ``i``, or -1."""
+    cdef Decimal d
+    cdef bint is_float
+    cdef Py_ssize_t j
+    cdef unsigned char ch = b[i]
+    if ch == 34:
+        return fast_string_end(b, i + 1, n)
+    if is_digit(ch) or ch == 45:
+        j = number_end(b, i, n, &d, &is_float)
+        return j if 0 <= j - i <= FAST_MAX_NUMBER else -1
+    if ch == 116 and i + 4 <= n and memcmp(b + i, b"true", 4) == 0:
+        return i + 4
+    if ch == 102 and i + 5 <= n and memcmp(b + i, b"false", 5) == 0:
+        return i + 5
+    if ch == 110 and i + 4 <= n and memcmp(b + i, b"null", 4) == 0:
+        return i + 4
+    return -1
+
+
+cdef Py_ssize_t fast_value_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """The offset after the JSON value at ``i`` (validated, not built), or -1.
+
+    Iterative: nesting is kept on a small stack of closing brackets.
+    """
+    cdef unsigned char closer[FAST_MAX_DEPTH]
+    cdef int depth = 0
+    cdef unsigned char ch
+    while True:
+        # a value starts at i
+        if i >= n:
+            return -1
+        ch = b[i]
+        if ch == 123 or ch == 91:
+            i = fast_ws(b, i + 1, n)
+            if i < n and b[i] == ch + 2:      # {} or []
+                i += 1
+            else:
+                if depth == FAST_MAX_DEPTH:
+                    return -1
+                closer[depth] = ch + 2
+                depth += 1
+                if ch == 123:
+                    i = fast_key_end(b, i, n, NULL)
+                    if i < 0:
+                        return -1
+                continue
+        else:
+            i = fast_scalar_end(b, i, n)
+            if i < 0:
+                return -1
+        # after a value: close what ends here, then find the next value
+        while True:
+            if depth == 0:
+                return i
+            i = fast_ws(b, i, n)
+            if i >= n:
+                return -1
+            if b[i] == closer[depth - 1]:
+                depth -= 1
+                i += 1
+                continue
+            if b[i] != 44:
+                return -1
+            i = fast_ws(b, i + 1, n)
+            if closer[depth - 1] == 125:
+                i = fast_key_end(b, i, n, NULL)
+                if i < 0:
+                    return -1
+            break
+
+
+cdef Py_ssize_t fast_timestamp_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+                                   EntryRecord *rec) noexcept nogil:
+    """Read a timestamp the fast way into ``rec``: the offset after it, or -1."""
+    cdef Decimal d
+    cdef bint is_float
+    cdef Py_ssize_t j
+    if i >= n or not (is_digit(b[i]) or b[i] == 45):
+        return -1
+    j = number_end(b, i, n, &d, &is_float)
+    if j < 0:
+        return -1
+    if is_float:
+        if d.digits > 19 or not fj_decimal_to_double(d.mantissa, d.exp10, d.negative,
+                                                     &rec.timestamp):
+            return -1
+        rec.timestamp_form = FLOAT_TIMESTAMP
+    else:
+        if d.digits > 18:
+            return -1
+        rec.timestamp = <double><long long>d.mantissa
+        if d.negative:
+            rec.timestamp = -rec.timestamp
+        rec.timestamp_form = OTHER_TIMESTAMP
+    return j
+
+
+cdef Py_ssize_t fast_entry_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+                               EntryRecord *rec) noexcept nogil:
+    """Record the entry whose ``{`` is at ``i``: the offset after it, or -1."""
+    cdef JournalKey which = OTHER_KEY
+    cdef bint has_name = False
+    cdef Py_ssize_t j
+    rec.start = <int>i
+    rec.timestamp_form = NO_TIMESTAMP
+    rec.name = OTHER_NAME
+    rec.has_context = False
+    i = fast_ws(b, i + 1, n)
+    while True:
+        i = fast_key_end(b, i, n, &which)
+        if i < 0:
+            return -1
+        if which == TIMESTAMP_KEY:
+            i = fast_timestamp_end(b, i, n, rec)
+        elif which == NAME_KEY:
+            if i >= n or b[i] != 34:
+                return -1
+            j = skip_plain_ascii(b, i + 1, n)
+            if j >= n or b[j] != 34:
+                return -1
+            rec.name = name_from_bytes(b + i + 1, j - i - 1)
+            has_name = True
+            i = j + 1
+        else:
+            i = fast_value_end(b, i, n)
+            rec.has_context |= which == CONTEXT_KEY
+        if i < 0:
+            return -1
+        i = fast_ws(b, i, n)
+        if i >= n:
+            return -1
+        if b[i] == 125:
+            break
+        if b[i] != 44:
+            return -1
+        i = fast_ws(b, i + 1, n)
+    if not has_name or rec.timestamp_form == NO_TIMESTAMP:
+        return -1
+    return i + 1
+
+
+cdef Py_ssize_t fast_events_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+                                Response r) except -2:
+    """Record the ``events`` array at ``i``: the offset after it, or -1."""
+    if i >= n or b[i] != 91:
+        return -1
+    r.count = 0
+    r.has_events = True
+    i = fast_ws(b, i + 1, n)
+    if i < n and b[i] == 93:
+        return i + 1
+    while True:
+        if i >= n or b[i] != 123:
+            return -1
+        i = fast_entry_end(b, i, n, r.append_record())
+        if i < 0:
+            return -1
+        i = fast_ws(b, i, n)
+        if i >= n:
+            return -1
+        if b[i] == 93:
+            return i + 1
+        if b[i] != 44:
+            return -1
+        i = fast_ws(b, i + 1, n)
+
+
+cdef bint fast_scan_response(const unsigned char *b, Py_ssize_t n, Response r) except -1:
+    """Fill ``r`` the fast way; False (``r`` half filled) when the precise scan must."""
+    cdef JournalKey which = OTHER_KEY
+    cdef Py_ssize_t i = fast_ws(b, 0, n)
+    cdef Py_ssize_t j
+    cdef Decimal d
+    cdef bint is_float
+    if i >= n or b[i] != 123:
+        return False
+    i = fast_ws(b, i + 1, n)
+    while True:
+        i = fast_key_end(b, i, n, &which)
+        if i < 0:
+            return False
+        if which == EVENTS_KEY:
+            j = fast_events_end(b, i, n, r)
+        elif which == ID_KEY:
+            j = number_end(b, i, n, &d, &is_float) if i < n else -1
+            if j < 0 or is_float or d.digits > 18:
+                return False
+            r._id = PyLong_FromLongLong(-<long long>d.mantissa if d.negative
+                                        else <long long>d.mantissa)
+        else:
+            j = fast_value_end(b, i, n)
+            if j >= 0 and which == JOBSPEC_KEY:
+                r.jobspec_start, r.jobspec_stop = i, j
+            elif j >= 0 and which == R_KEY:
+                r.R_start, r.R_stop = i, j
+        if j < 0:
+            return False
+        i = fast_ws(b, j, n)
+        if i >= n:
+            return False
+        if b[i] == 125:
+            break
+        if b[i] != 44:
+            return False
+        i = fast_ws(b, i + 1, n)
+    return r.has_events and fast_ws(b, i + 1, n) == n
+
+
+cdef void clear_response(Response r) noexcept:
+    """Undo a fast scan that gave up, so that the precise scan starts afresh."""
+    r.count = 0
+    r.has_events = False
+    r._id = None
+    r.jobspec_start = r.R_start = -1
+    r.jobspec_stop = r.R_stop = 0
+
+
 def decode_response(data):
     """Decode one journal response payload into a :class:`Response`.
 
@@ -1640,18 +2060,41 @@ cdef Response decode_payload(object data):
         raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
     if r.doc.length > INT_MAX:
         raise MalformedResponse("larger than 2 GiB", None)
+    if fast_scan_response(r.doc.buf, r.doc.length, r):
+        r.fast_scanned = True
+        return r
+    clear_response(r)
     init_cursor(&c, r.doc)
     try:
         scan_response(&c, r)
     except _Fail as failure:
-        msg, pos = failure.args
-        if msg.startswith("!"):
-            raise MalformedResponse(msg[1:], data) from None
-        exc = r.doc.error(failure.args)
+        problem = failure.args
+        if problem[0].startswith("!"):
+            # json.loads would refuse the payload before its shape is looked at
+            problem = json_problem(r.doc) or problem
+            if problem[0].startswith("!"):
+                raise MalformedResponse(problem[0][1:], data) from None
+        exc = r.doc.error(problem)
         raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
     finally:
         free(c.scratch)
     return r
+
+
+cdef tuple json_problem(_Document doc):
+    """Why json.loads refuses the document, as a failure tuple; None when it does not."""
+    cdef Cursor c
+    cdef Py_ssize_t i
+    init_cursor(&c, doc)
+    try:
+        i = skip_ws(&c, skip_value(&c, skip_ws(&c, 0)))
+        if i != c.length:
+            fail("Extra data", i)
+    except _Fail as failure:
+        return failure.args
+    finally:
+        free(c.scratch)
+    return None
 
 
 # ---------------------------------------------------------------------------
