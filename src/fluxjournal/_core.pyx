@@ -1212,7 +1212,7 @@ cdef struct EntryRecord:
     int start                  # offset of the entry's "{" (payloads are < 2 GiB)
     unsigned char timestamp_form
     unsigned char name         # an EventName
-    bint has_context
+    unsigned char has_context
 
 
 cdef inline Py_ssize_t skip_number_text(const unsigned char *buf, Py_ssize_t i,
@@ -1414,6 +1414,8 @@ cdef class Response:
     cdef object jobid
     cdef bint has_events
     cdef bint fast_scanned     # the fast scan validated it: the fast builder may read it
+    cdef const unsigned char *buf  # doc's bytes, at hand without a trip through doc
+    cdef Py_ssize_t length
 
     def __cinit__(self):
         self.jobspec_start = self.R_start = -1
@@ -1541,7 +1543,7 @@ cdef class Response:
             # (a container stored in it later tracks it again, as for any dict)
             PyObject_GC_UnTrack(<PyObject *>event)
         event._jobid = jobid
-        if jobid == -1:
+        if self._id is None or self._id == -1:  # the jobid is -1: an empty event
             return event
         if rec.name == SUBMIT_NAME:
             event._jobspec = self.lazy_jobspec()
@@ -2060,6 +2062,8 @@ cdef Response decode_payload(object data):
         raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
     if r.doc.length > INT_MAX:
         raise MalformedResponse("larger than 2 GiB", None)
+    r.buf = r.doc.buf
+    r.length = r.doc.length
     if fast_scan_response(r.doc.buf, r.doc.length, r):
         r.fast_scanned = True
         return r
@@ -2105,7 +2109,9 @@ cdef struct HistoryRecord:
     double timestamp
     const unsigned char *text  # the entry's "{" in its payload: prefetched before building
     int response               # index into History.responses
-    int entry                  # index into that response's entry records
+    unsigned char timestamp_form   # the rest of the entry's EntryRecord, so that building
+    unsigned char name             # reads only this record, the Response and the payload
+    unsigned char has_context
 
 
 cdef extern from *:
@@ -2200,6 +2206,16 @@ cdef void put_in_order(HistoryRecord *records, int *order, Py_ssize_t count) noe
             j = k
 
 
+cdef inline void kept_record(HistoryRecord *out, EntryRecord *entry,
+                             const unsigned char *buf, Py_ssize_t response) noexcept nogil:
+    out.timestamp = entry.timestamp
+    out.text = buf + entry.start
+    out.response = <int>response
+    out.timestamp_form = entry.timestamp_form
+    out.name = entry.name
+    out.has_context = entry.has_context
+
+
 @cython.no_gc
 cdef class History:
     """The journal's history, held as compact records until the sentinel arrives.
@@ -2280,10 +2296,7 @@ cdef class History:
                 self.run_starts[self.nruns] = self.count
                 self.nruns += 1
             previous = stamp
-            self.records[self.count].timestamp = stamp
-            self.records[self.count].text = response.doc.buf + response.records[k].start
-            self.records[self.count].response = index
-            self.records[self.count].entry = k
+            kept_record(&self.records[self.count], &response.records[k], response.buf, index)
             self.count += 1
             kept += 1
         if kept:
@@ -2329,15 +2342,24 @@ cdef class History:
 
     cdef object build(self, HistoryRecord *rec):
         cdef Response response = <Response>self.responses[rec.response]
+        cdef EntryRecord entry
         cdef Cursor c
         cdef object event
-        init_cursor(&c, response.doc)
+        entry.timestamp = rec.timestamp
+        entry.start = <int>(rec.text - response.buf)
+        entry.timestamp_form = rec.timestamp_form
+        entry.name = rec.name
+        entry.has_context = rec.has_context
+        c.buf = response.buf
+        c.length = response.length
+        c.depth = 0
+        c.scratch = NULL
+        c.scratch_cap = 0
         try:
             if self.resource:
-                event = response.resource_event(&c, &response.records[rec.entry])
+                event = response.resource_event(&c, &entry)
             else:
-                event = response.job_event(&c, &response.records[rec.entry],
-                                           response.shared_jobid())
+                event = response.job_event(&c, &entry, response.shared_jobid())
         finally:
             free(c.scratch)
         self.pending[rec.response] -= 1
