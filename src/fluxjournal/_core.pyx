@@ -1213,6 +1213,7 @@ cdef struct EntryRecord:
     unsigned char timestamp_form
     unsigned char name         # an EventName
     unsigned char has_context
+    unsigned char usual        # laid out as flux-core writes entries, with a float timestamp
 
 
 cdef inline Py_ssize_t skip_number_text(const unsigned char *buf, Py_ssize_t i,
@@ -1373,14 +1374,31 @@ cdef object fast_entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey 
     return new_ascii(c.buf + i + 1, j - i - 1)
 
 
+cdef int usual_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
+    """Fill ``into`` from an entry the fast scan found laid out as ``usual_entry_end``
+    reads it, with a float timestamp; returns 1 when the context is a tracked container."""
+    cdef Py_ssize_t nxt = 0
+    cdef Py_ssize_t i = skip_number_text(c.buf, rec.start + 13, c.length)
+    PyDict_SetItem(into, TIMESTAMP_STR, PyFloat_FromDouble(rec.timestamp))
+    PyDict_SetItem(into, NAME_STR, fast_string(c, i + 9, &nxt))
+    if c.buf[nxt] != 44:
+        return 0
+    value = fast_value(c, nxt + 11, &nxt)
+    PyDict_SetItem(into, CONTEXT_STR, value)
+    return PyObject_IS_GC(value) and PyObject_GC_IsTracked(value)
+
+
 cdef int fast_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
     """``fill_entry`` for a document the fast scan validated."""
     cdef const unsigned char *b = c.buf
     cdef Py_ssize_t n = c.length
-    cdef Py_ssize_t i = fast_ws(b, rec.start + 1, n)
+    cdef Py_ssize_t i
     cdef Py_ssize_t nxt = 0
     cdef JournalKey which = OTHER_KEY
     cdef int tracked = 0
+    if rec.usual:
+        return usual_fill_entry(c, rec, into)
+    i = fast_ws(b, rec.start + 1, n)
     while True:
         key = fast_entry_key(c, i, &nxt, &which)
         i = fast_ws(b, fast_ws(b, nxt, n) + 1, n)
@@ -1666,6 +1684,7 @@ cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index
     rec.timestamp_form = NO_TIMESTAMP
     rec.name = OTHER_NAME
     rec.has_context = False
+    rec.usual = False
     enter_container(c, i)
     i = skip_ws(c, i + 1)
     if i >= c.length or c.buf[i] != 125:
@@ -1824,16 +1843,45 @@ cdef Py_ssize_t fast_key_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
     return fast_ws(b, j + 1, n)
 
 
+cdef inline Py_ssize_t digits_end(const unsigned char *b, Py_ssize_t i,
+                                  Py_ssize_t n) noexcept nogil:
+    while i < n and is_digit(b[i]):
+        i += 1
+    return i
+
+
+cdef Py_ssize_t number_text_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """``number_end`` without the value: where json's number grammar stops, or -1."""
+    cdef Py_ssize_t k
+    if b[i] == 45:
+        i += 1
+        if i >= n:
+            return -1
+    if b[i] == 48:
+        i += 1
+    elif is_digit(b[i]):
+        i = digits_end(b, i + 1, n)
+    else:
+        return -1
+    if i + 1 < n and b[i] == 46 and is_digit(b[i + 1]):
+        i = digits_end(b, i + 2, n)
+    if i + 1 < n and (b[i] == 101 or b[i] == 69):
+        k = i + 1
+        if k + 1 < n and (b[k] == 45 or b[k] == 43):
+            k += 1
+        if is_digit(b[k]):
+            i = digits_end(b, k + 1, n)
+    return i
+
+
 cdef Py_ssize_t fast_scalar_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
     """The offset after the string, number, true, false or null at ``i``, or -1."""
-    cdef Decimal d
-    cdef bint is_float
     cdef Py_ssize_t j
     cdef unsigned char ch = b[i]
     if ch == 34:
         return fast_string_end(b, i + 1, n)
     if is_digit(ch) or ch == 45:
-        j = number_end(b, i, n, &d, &is_float)
+        j = number_text_end(b, i, n)
         return j if 0 <= j - i <= FAST_MAX_NUMBER else -1
     if ch == 116 and i + 4 <= n and memcmp(b + i, b"true", 4) == 0:
         return i + 4
@@ -1922,9 +1970,40 @@ cdef Py_ssize_t fast_timestamp_end(const unsigned char *b, Py_ssize_t i, Py_ssiz
     return j
 
 
+cdef inline bint text_at(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+                         const char *text, Py_ssize_t length) noexcept nogil:
+    return i + length <= n and memcmp(b + i, text, length) == 0
+
+
+cdef Py_ssize_t usual_entry_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+                                EntryRecord *rec) noexcept nogil:
+    """The entry at ``i`` as flux-core writes it, ``{"timestamp":T,"name":"N"}`` with
+    an optional ``,"context":C`` last: the offset after it, or -1 for any other layout."""
+    cdef Py_ssize_t j
+    if not text_at(b, i, n, b'{"timestamp":', 13):
+        return -1
+    i = fast_timestamp_end(b, i + 13, n, rec)
+    if i < 0 or not text_at(b, i, n, b',"name":"', 9):
+        return -1
+    j = skip_plain_ascii(b, i + 9, n)
+    if j >= n or b[j] != 34:
+        return -1
+    rec.name = name_from_bytes(b + i + 9, j - i - 9)
+    i = j + 1
+    if text_at(b, i, n, b',"context":', 11):
+        i = fast_value_end(b, i + 11, n)
+        if i < 0:
+            return -1
+        rec.has_context = True
+    if i >= n or b[i] != 125:
+        return -1
+    return i + 1
+
+
 cdef Py_ssize_t fast_entry_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
                                EntryRecord *rec) noexcept nogil:
     """Record the entry whose ``{`` is at ``i``: the offset after it, or -1."""
+    cdef Py_ssize_t usual
     cdef JournalKey which = OTHER_KEY
     cdef bint has_name = False
     cdef Py_ssize_t j
@@ -1932,6 +2011,14 @@ cdef Py_ssize_t fast_entry_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t 
     rec.timestamp_form = NO_TIMESTAMP
     rec.name = OTHER_NAME
     rec.has_context = False
+    usual = usual_entry_end(b, i, n, rec)
+    if usual >= 0:
+        rec.usual = rec.timestamp_form == FLOAT_TIMESTAMP
+        return usual
+    rec.timestamp_form = NO_TIMESTAMP
+    rec.name = OTHER_NAME
+    rec.has_context = False
+    rec.usual = False
     i = fast_ws(b, i + 1, n)
     while True:
         i = fast_key_end(b, i, n, &which)
@@ -2112,6 +2199,7 @@ cdef struct HistoryRecord:
     unsigned char timestamp_form   # the rest of the entry's EntryRecord, so that building
     unsigned char name             # reads only this record, the Response and the payload
     unsigned char has_context
+    unsigned char usual
 
 
 cdef extern from *:
@@ -2214,6 +2302,7 @@ cdef inline void kept_record(HistoryRecord *out, EntryRecord *entry,
     out.timestamp_form = entry.timestamp_form
     out.name = entry.name
     out.has_context = entry.has_context
+    out.usual = entry.usual
 
 
 @cython.no_gc
@@ -2350,6 +2439,7 @@ cdef class History:
         entry.timestamp_form = rec.timestamp_form
         entry.name = rec.name
         entry.has_context = rec.has_context
+        entry.usual = rec.usual
         c.buf = response.buf
         c.length = response.length
         c.depth = 0
