@@ -585,3 +585,20 @@ def test_breaking_out_of_the_iterator_loses_nothing(classes):
             break
     rest = everything(consumer)
     assert [key(e) for e in first + rest] == expected(FULL, include_sentinel=True)
+
+
+def test_iteration_goes_through_a_subclass_poll(classes):
+    job, _ = classes
+    seen = []
+
+    class Counting(job):
+        def poll(self, timeout=-1.0):
+            event = super().poll(timeout)
+            seen.append(event)
+            return event
+
+    consumer = Counting(ReplayFlux(FULL), include_sentinel=True).start()
+    consumer.stop()  # the replay then ends after the recorded responses
+    events = list(consumer)
+    assert [key(e) for e in events] == expected(FULL, include_sentinel=True)
+    assert seen == [*events, None]

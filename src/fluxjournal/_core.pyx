@@ -1790,7 +1790,7 @@ cdef enum:
     FAST_MAX_NUMBER = 320      # longer number texts go to the precise scan
 
 
-cdef Py_ssize_t fast_string_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+cdef inline Py_ssize_t fast_string_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
     """The offset after the string whose opening quote is at ``i - 1``, or -1."""
     cdef Py_ssize_t start = i
     cdef bint ascii = True
@@ -1826,7 +1826,7 @@ cdef Py_ssize_t fast_string_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t
     return i + 1
 
 
-cdef Py_ssize_t fast_key_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+cdef inline Py_ssize_t fast_key_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
                              JournalKey *which) noexcept nogil:
     """After a key with no escapes at ``i`` and its colon: the offset of its value, or -1."""
     cdef Py_ssize_t j
@@ -1850,7 +1850,7 @@ cdef inline Py_ssize_t digits_end(const unsigned char *b, Py_ssize_t i,
     return i
 
 
-cdef Py_ssize_t number_text_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+cdef inline Py_ssize_t number_text_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
     """``number_end`` without the value: where json's number grammar stops, or -1."""
     cdef Py_ssize_t k
     if b[i] == 45:
@@ -1874,7 +1874,7 @@ cdef Py_ssize_t number_text_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t
     return i
 
 
-cdef Py_ssize_t fast_scalar_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+cdef inline Py_ssize_t fast_scalar_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
     """The offset after the string, number, true, false or null at ``i``, or -1."""
     cdef Py_ssize_t j
     cdef unsigned char ch = b[i]
@@ -1944,7 +1944,7 @@ cdef Py_ssize_t fast_value_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t 
             break
 
 
-cdef Py_ssize_t fast_timestamp_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+cdef inline Py_ssize_t fast_timestamp_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
                                    EntryRecord *rec) noexcept nogil:
     """Read a timestamp the fast way into ``rec``: the offset after it, or -1."""
     cdef Decimal d
@@ -1975,7 +1975,7 @@ cdef inline bint text_at(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
     return i + length <= n and memcmp(b + i, text, length) == 0
 
 
-cdef Py_ssize_t usual_entry_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
+cdef inline Py_ssize_t usual_entry_end(const unsigned char *b, Py_ssize_t i, Py_ssize_t n,
                                 EntryRecord *rec) noexcept nogil:
     """The entry at ``i`` as flux-core writes it, ``{"timestamp":T,"name":"N"}`` with
     an optional ``,"context":C`` last: the offset after it, or -1 for any other layout."""
@@ -2587,13 +2587,17 @@ cdef class ConsumerCore:
         self.drain()
         return 0
 
-    cpdef object poll(self, timeout=-1.0):
+    def poll(self, timeout=-1.0):
         """Return the next event, waiting up to ``timeout`` seconds (-1: for ever).
 
         Raises TimeoutError when nothing arrives in time (a later call carries on), and
         returns None once the stream has ended. A response that cannot be decoded raises
         :class:`~fluxjournal.MalformedResponse`; the next call carries on after it.
         """
+        return self.deliver(timeout)
+
+    cdef object deliver(self, object timeout):
+        """``poll()``, as the iterator calls it when no subclass has replaced it."""
         cdef object event
         while True:
             if not self.processing_inactive:
@@ -2621,6 +2625,7 @@ cdef class ConsumerCore:
             self.start()
         cdef EventIterator iterator = EventIterator.__new__(EventIterator)
         iterator.consumer = self
+        iterator.direct = type(self).poll is ConsumerCore.poll
         return iterator
 
 
@@ -2630,12 +2635,13 @@ cdef class EventIterator:
     """What iterating over a consumer gives: ``poll()`` until the stream ends."""
 
     cdef ConsumerCore consumer
+    cdef bint direct             # the consumer's poll() is ConsumerCore's own
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        event = self.consumer.poll()
+        event = self.consumer.deliver(-1.0) if self.direct else self.consumer.poll()
         if event is None:
             raise StopIteration
         return event
