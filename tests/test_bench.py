@@ -63,3 +63,17 @@ def test_bench_rejects_an_unknown_mode(capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main(["--modes", "history/nope"])
     assert exc.value.code == 2
+
+
+def test_bench_runs_only_the_implementations_asked_for(capsys):
+    argv = ["--jobs", "50", "--repeat", "1", "--modes", "history/poll", "--impls", "python"]
+    assert bench.main(argv) == 0
+    rows = _table(capsys.readouterr().out)
+    assert {row["implementation"] for row in rows} == {bench.PYTHON}
+
+
+def test_bench_rejects_an_unknown_implementation(capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--impls", "pypy"])
+    assert exc.value.code == 2
+    assert "pypy" in capsys.readouterr().err

@@ -27,8 +27,8 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.limits cimport INT_MAX
 from libc.math cimport INFINITY, NAN
-from libc.stdlib cimport free, realloc
-from libc.string cimport memcmp, memcpy
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcmp, memcpy, memset
 
 from fluxjournal.errors import JSONDecodeError, MalformedResponse
 from fluxjournal.jobid import JobID
@@ -2219,8 +2219,8 @@ cdef Py_ssize_t PREFETCH_DISTANCE = 4
 
 cdef struct RunHead:
     double timestamp           # of the run's next record
-    Py_ssize_t next            # that record's index: its arrival position, for ties
-    Py_ssize_t end             # one past the run's last record
+    int next                   # that record's index: its arrival position, for ties
+    int end                    # one past the run's last record
 
 
 cdef inline bint comes_first(RunHead *a, RunHead *b) noexcept nogil:
@@ -2244,22 +2244,102 @@ cdef void sift_down(RunHead *heap, Py_ssize_t size, Py_ssize_t k) noexcept nogil
     heap[k] = item
 
 
-cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t nruns,
-                     Py_ssize_t count, RunHead *heap, int *order) noexcept nogil:
-    """Write into ``order`` the record indices of all runs merged: a stable sort by time."""
-    cdef Py_ssize_t k, size = nruns, out = 0
-    cdef RunHead *top
-    for k in range(nruns):
-        heap[k].next = run_starts[k]
-        heap[k].end = run_starts[k + 1] if k + 1 < nruns else count
-        heap[k].timestamp = records[heap[k].next].timestamp
-    k = size // 2
+cdef void sift_up(RunHead *heap, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t parent
+    cdef RunHead item = heap[k]
     while k > 0:
-        k -= 1
-        sift_down(heap, size, k)
-    while size > 0:
+        parent = (k - 1) // 2
+        if not comes_first(&item, &heap[parent]):
+            break
+        heap[k] = heap[parent]
+        k = parent
+    heap[k] = item
+
+
+cdef inline unsigned long long time_key(double timestamp) noexcept nogil:
+    """An unsigned key that sorts as the timestamp does (-0.0 as 0.0)."""
+    cdef unsigned long long bits
+    if timestamp == 0.0:
+        timestamp = 0.0
+    memcpy(&bits, &timestamp, 8)
+    if bits >> 63:
+        return ~bits
+    return bits | (1ULL << 63)
+
+
+cdef enum:
+    RADIX_BITS = 11
+    RADIX_BUCKETS = 1 << RADIX_BITS
+
+
+cdef void sort_by_first_record(RunHead *runs, RunHead *scratch, Py_ssize_t n) noexcept nogil:
+    """Sort run heads by timestamp, ties in arrival order (the order they come in): an
+    insertion sort for a few, else a stable LSD radix sort, 11 bits a pass."""
+    cdef Py_ssize_t counts[RADIX_BUCKETS]
+    cdef Py_ssize_t k, j, total, c
+    cdef int digit, shift
+    cdef RunHead item
+    cdef RunHead *src = runs
+    cdef RunHead *dst = scratch
+    cdef RunHead *swap
+    if n < 64:
+        for k in range(1, n):
+            item = runs[k]
+            j = k
+            while j > 0 and comes_first(&item, &runs[j - 1]):
+                runs[j] = runs[j - 1]
+                j -= 1
+            runs[j] = item
+        return
+    for digit in range((64 + RADIX_BITS - 1) // RADIX_BITS):
+        shift = digit * RADIX_BITS
+        memset(counts, 0, sizeof(counts))
+        for k in range(n):
+            counts[(time_key(src[k].timestamp) >> shift) & (RADIX_BUCKETS - 1)] += 1
+        if counts[(time_key(src[0].timestamp) >> shift) & (RADIX_BUCKETS - 1)] == n:
+            continue  # every head has the same digit here: nothing moves
+        total = 0
+        for k in range(RADIX_BUCKETS):
+            c = counts[k]
+            counts[k] = total
+            total += c
+        for k in range(n):
+            c = (time_key(src[k].timestamp) >> shift) & (RADIX_BUCKETS - 1)
+            dst[counts[c]] = src[k]
+            counts[c] += 1
+        swap = src
+        src = dst
+        dst = swap
+    if src != runs:
+        memcpy(runs, src, n * sizeof(RunHead))
+
+
+cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t nruns,
+                     Py_ssize_t count, RunHead *waiting, RunHead *heap, int *order) noexcept nogil:
+    """Write into ``order`` the record indices of all runs merged: a stable sort by time.
+
+    Runs wait, sorted by their first record, until that record is the next to go out; the
+    heap holds only the runs under way (the jobs active at that point of the history), so
+    it stays small and in cache however long the history is. ``heap`` has room for
+    ``nruns`` heads and is used as scratch for the sort first.
+    """
+    cdef Py_ssize_t k, size = 0, p = 0, out = 0
+    cdef RunHead *top
+    if nruns == 0:
+        return
+    for k in range(nruns):
+        waiting[k].next = <int>run_starts[k]
+        waiting[k].end = <int>(run_starts[k + 1] if k + 1 < nruns else count)
+        waiting[k].timestamp = records[waiting[k].next].timestamp
+    sort_by_first_record(waiting, heap, nruns)
+    while out < count:
+        while p < nruns and (size == 0 or comes_first(&waiting[p], &heap[0])):
+            heap[size] = waiting[p]
+            sift_up(heap, size)
+            size += 1
+            p += 1
         top = &heap[0]
-        order[out] = <int>top.next
+        order[out] = top.next
         out += 1
         top.next += 1
         if top.next == top.end:
@@ -2269,29 +2349,6 @@ cdef void merge_runs(HistoryRecord *records, Py_ssize_t *run_starts, Py_ssize_t 
             top.timestamp = records[top.next].timestamp
         if size > 0:
             sift_down(heap, size, 0)
-
-
-cdef void put_in_order(HistoryRecord *records, int *order, Py_ssize_t count) noexcept nogil:
-    """Rewrite ``records`` in place so that record k becomes old record ``order[k]``.
-
-    Follows each cycle of the permutation once, marking ``order`` as it goes, so that
-    building walks the records in sequence without a second array.
-    """
-    cdef Py_ssize_t start, j, k
-    cdef HistoryRecord first
-    for start in range(count):
-        if order[start] < 0:
-            continue
-        first = records[start]
-        j = start
-        while True:
-            k = order[j]
-            order[j] = -1
-            if k == start:
-                records[j] = first
-                break
-            records[j] = records[k]
-            j = k
 
 
 cdef inline void kept_record(HistoryRecord *out, EntryRecord *entry,
@@ -2320,6 +2377,7 @@ cdef class History:
     cdef Py_ssize_t count, capacity
     cdef Py_ssize_t *run_starts
     cdef Py_ssize_t nruns, runs_capacity
+    cdef int *order                   # after finish(): record indices in delivery order
     cdef Py_ssize_t *pending          # per response: its records not yet delivered
     cdef Py_ssize_t pending_capacity
     cdef Py_ssize_t delivered
@@ -2329,12 +2387,16 @@ cdef class History:
 
     def __init__(self, since=0.0, resource=False):
         self.responses = []
+        # It only ever holds Responses (which the collector does not track) and None: with
+        # millions of them, every full collection would walk it for nothing.
+        PyObject_GC_UnTrack(<PyObject *>self.responses)
         self.since = since
         self.resource = resource
 
     def __dealloc__(self):
         free(self.records)
         free(self.run_starts)
+        free(self.order)
         free(self.pending)
 
     cdef int reserve(self, Py_ssize_t more) except -1:
@@ -2398,30 +2460,39 @@ cdef class History:
         self.merge()
 
     cdef int merge(self) except -1:
+        cdef RunHead *waiting
         cdef RunHead *heap
-        cdef int *order
         if self.finished:
             return 0
-        heap = <RunHead *>realloc(NULL, max(self.nruns, 1) * sizeof(RunHead))
-        order = <int *>realloc(NULL, max(self.count, 1) * sizeof(int))
-        if heap == NULL or order == NULL:
+        waiting = <RunHead *>malloc(max(self.nruns, 1) * sizeof(RunHead))
+        heap = <RunHead *>malloc(max(self.nruns, 1) * sizeof(RunHead))
+        self.order = <int *>malloc(max(self.count, 1) * sizeof(int))
+        if waiting == NULL or heap == NULL or self.order == NULL:
+            free(waiting)
             free(heap)
-            free(order)
             raise MemoryError()
         with nogil:
-            merge_runs(self.records, self.run_starts, self.nruns, self.count, heap, order)
-            put_in_order(self.records, order, self.count)
+            merge_runs(self.records, self.run_starts, self.nruns, self.count, waiting, heap,
+                       self.order)
+        free(waiting)
         free(heap)
-        free(order)
         free(self.run_starts)
         self.run_starts = NULL
         self.finished = True
         return 0
 
+    cdef inline HistoryRecord *delivery(self, Py_ssize_t k) noexcept:
+        """The record delivered k-th."""
+        return &self.records[self.order[k]]
+
     cdef inline void prefetch(self, Py_ssize_t k) noexcept:
+        """Ask for what building the k-th record will read: the record itself a few
+        events ahead, then (once it is in) its Response and payload text."""
         cdef HistoryRecord *rec
+        if k + PREFETCH_DISTANCE < self.count:
+            fj_prefetch(self.delivery(k + PREFETCH_DISTANCE))
         if k < self.count:
-            rec = &self.records[k]
+            rec = self.delivery(k)
             fj_prefetch(rec.text)
             fj_prefetch(PyList_GET_ITEM(self.responses, rec.response))
 
@@ -2468,7 +2539,7 @@ cdef class History:
             return None
         self.prefetch(self.delivered + PREFETCH_DISTANCE)
         self.delivered += 1
-        return self.build(&self.records[self.delivered - 1])
+        return self.build(self.delivery(self.delivered - 1))
 
     def take(self, Py_ssize_t limit=-1):
         """Build and return up to ``limit`` events (all when -1), in timestamp order."""
@@ -2479,7 +2550,7 @@ cdef class History:
         stop = self.count if limit < 0 else min(self.count, self.delivered + limit)
         while self.delivered < stop:
             self.prefetch(self.delivered + PREFETCH_DISTANCE)
-            out.append(self.build(&self.records[self.delivered]))
+            out.append(self.build(self.delivery(self.delivered)))
             self.delivered += 1
         return out
 

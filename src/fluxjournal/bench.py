@@ -728,6 +728,17 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _impls(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in (RECEIVE, *CONSUMERS)]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown implementation(s) {', '.join(unknown) or text!r}: "
+            f"choose from {RECEIVE}, {', '.join(CONSUMERS)}"
+        )
+    return names
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -766,6 +777,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--modes",
         default=",".join(f"{s}/{a}" for s, a in HEADLINE),
         help="comma-separated modes to run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--impls",
+        type=_impls,
+        help=(
+            "comma-separated subset of receive,flux-core,python,cython to run (default: all "
+            "that this machine has); large --sizes are quicker without flux-core and python"
+        ),
     )
     parser.add_argument("--chart", metavar="PATH.png", help="write a PNG chart (needs matplotlib)")
     parser.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
@@ -923,16 +942,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     sizes = args.sizes or [args.jobs]
     impls = implementations()
+    if args.impls is not None:
+        missing = [name for name in args.impls if name not in (RECEIVE, *impls)]
+        if missing:
+            parser.error(f"not available on this machine: {', '.join(missing)}")
+        impls = [name for name in impls if name in args.impls]
     reference = FLUX_CORE if FLUX_CORE in impls else PYTHON
     print(f"# {_environment()}")
     print(f"# command: fluxjournal bench {' '.join(argv if argv is not None else sys.argv[1:])}")
-    if FLUX_CORE not in impls:
+    if FLUX_CORE not in impls and not (args.impls and FLUX_CORE not in args.impls):
         print("# flux-core's bindings do not import: ratios are against the pure-Python twin")
     rows: list[Row] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fluxjournal-bench-") as tmp:
         for jobs in sizes:
-            rows += _run_size(jobs, args, modes, impls, Path(tmp))
+            with_receive = args.impls is None or RECEIVE in args.impls
+            rows += _run_size(jobs, args, modes, impls, Path(tmp), with_receive)
     _ratios(rows, reference)
     print(
         f"# best of {args.repeat}; speed-up = events/s over {reference}'s poll() on the same "
@@ -982,6 +1007,7 @@ def _run_size(
     modes: list[tuple[str, str]],
     impls: list[str],
     tmp: Path,
+    with_receive: bool = True,
 ) -> list[Row]:
     """Every mode and implementation on one history size (payloads generated once)."""
     history = history_payloads(jobs, args.seed)
@@ -999,7 +1025,7 @@ def _run_size(
     print(f"# {notes}", flush=True)
     rows = []
     for stream, api in modes:
-        candidates = ([RECEIVE] if api == "poll" else []) + impls
+        candidates = ([RECEIVE] if api == "poll" and with_receive else []) + impls
         for impl in candidates:
             if not supports(impl, api):
                 continue

@@ -1,0 +1,100 @@
+"""History: the backlog held until the sentinel, then delivered as a stable sort by time.
+
+The compiled core merges per-response runs (few runs by insertion, many by a radix sort of
+their first records, then a small heap of the runs under way); the twin sorts. Both must
+give exactly what Python's stable ``sorted`` gives, whatever the timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+STAMPS = st.one_of(
+    st.integers(-3, 3).map(float),
+    st.sampled_from([0.0, -0.0, 1e-300, -1e300, 1795837730.4798303, 1795837730.47983]),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.integers(-(10**15), 10**15),
+)
+
+
+def payloads_for(runs: list[list[float]]) -> list[bytes]:
+    """One response per job; each entry's name says where it came from."""
+    out = []
+    for job, stamps in enumerate(runs):
+        events = [{"timestamp": t, "name": f"{job}.{k}"} for k, t in enumerate(stamps)]
+        out.append(json.dumps({"id": job + 1, "events": events}).encode())
+    return out
+
+
+def delivered(impl, payloads: list[bytes], since: float, batch: int) -> list[str]:
+    history = impl.History(since)
+    for payload in payloads:
+        history.add(impl.decode_response(payload))
+    history.finish()
+    names = []
+    while len(history):
+        events = history.take(batch) if batch else [history.next()]
+        names += [event["name"] for event in events]
+    assert history.next() is None
+    return names
+
+
+def expected(payloads: list[bytes], since: float) -> list[str]:
+    entries = [e for p in payloads for e in json.loads(p)["events"] if e["timestamp"] > since]
+    return [e["name"] for e in sorted(entries, key=lambda e: e["timestamp"])]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    runs=st.lists(st.lists(STAMPS, max_size=6), min_size=0, max_size=150),
+    since=st.sampled_from([0.0, -1.0, -1e301, 1.5]),
+    batch=st.sampled_from([0, 1, 7, 1000]),
+)
+def test_delivery_is_a_stable_sort_by_time(impl, runs, since, batch):
+    payloads = payloads_for(runs)
+    assert delivered(impl, payloads, since, batch) == expected(payloads, since)
+
+
+@pytest.mark.parametrize("jobs", [63, 64, 65, 3000])
+def test_many_overlapping_jobs(impl, jobs):
+    """Jobs in hash order, each a few events over a span that overlaps many others."""
+    rng = random.Random(jobs)
+    runs = []
+    for _ in range(jobs):
+        t = rng.uniform(0, 1000)
+        runs.append([round(t + rng.expovariate(1.0) * k, rng.choice([0, 3, 7])) for k in range(8)])
+    for run in runs:
+        run.sort()
+    rng.shuffle(runs)
+    payloads = payloads_for(runs)
+    assert delivered(impl, payloads, 0.0, 0) == expected(payloads, 0.0)
+
+
+def test_an_out_of_order_response_is_split_into_runs(impl):
+    payloads = payloads_for([[5.0, 1.0, 3.0, 2.0, 2.0], [2.0, 4.0]] + [[9.0]] * 70)
+    assert delivered(impl, payloads, 0.0, 0) == expected(payloads, 0.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_many_jobs_with_odd_timestamps(impl, seed):
+    """Enough runs for the radix sort, with negatives, zeros of both signs, huge and tiny."""
+    rng = random.Random(seed)
+    odd = [0.0, -0.0, -1.0, 1.0, 1e-300, -1e-300, 1e300, -1e300, 2.5, 1795837730.4798303]
+    runs = [
+        sorted(rng.choice(odd) for _ in range(rng.randint(0, 5)))
+        if rng.random() < 0.8
+        else [rng.choice(odd) for _ in range(rng.randint(0, 5))]
+        for _ in range(rng.randint(64, 400))
+    ]
+    payloads = payloads_for(runs)
+    for since in (0.0, -2.0, -1e301):
+        assert delivered(impl, payloads, since, 0) == expected(payloads, since)
