@@ -22,6 +22,7 @@ from cpython.dict cimport PyDict_GetItem, PyDict_New, PyDict_SetItem
 from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_New
 from cpython.long cimport PyLong_FromLongLong
+from cpython.object cimport Py_EQ, PyObject_RichCompareBool
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 
 from cpython.unicode cimport PyUnicode_DecodeUTF8
@@ -1415,6 +1416,27 @@ cdef int fast_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
         i = fast_ws(b, i + 1, n)
 
 
+# Live responses carry one event each, so a job's events come in several responses: they
+# share one JobID object through this small cache of the latest ids seen.
+cdef enum:
+    JOBID_SLOTS = 256
+
+cdef object jobid_cache = [None] * JOBID_SLOTS
+
+
+cdef object recent_jobid(object value):
+    """A JobID for ``value``: the one made last time for the same id, or a new one."""
+    cdef Py_ssize_t slot = hash(value) & (JOBID_SLOTS - 1)
+    cached = jobid_cache[slot]
+    # JobID keeps int's ==: an id compares equal exactly when it is the same number
+    if cached is not None and PyObject_RichCompareBool(cached, value, Py_EQ):
+        return cached
+    # JobID(int) is exactly int.__new__(JobID, value); skip its Python-level __new__
+    cached = int.__new__(JobID, value)
+    jobid_cache[slot] = cached
+    return cached
+
+
 @cython.no_gc
 cdef class Response:
     """One decoded journal response: its job id, its entries and lazy ``jobspec``/``R``.
@@ -1491,9 +1513,9 @@ cdef class Response:
         return None if self._R is None else self._R.get()
 
     cdef object shared_jobid(self):
-        # JobID(int) is exactly int.__new__(JobID, value); skip its Python-level __new__
+        """The JobID every event of this response shares (-1 when there is no id)."""
         if self.jobid is None:
-            self.jobid = int.__new__(JobID, self._id if self._id is not None else -1)
+            self.jobid = recent_jobid(self._id if self._id is not None else -1)
         return self.jobid
 
     cdef object lazy_jobspec(self):
@@ -1537,10 +1559,12 @@ cdef class Response:
 
     def job_events(self, since=None):
         """The entries as :class:`JournalEvent` objects, those newer than ``since`` only."""
+        return self.build_job_events(-INFINITY if since is None else since)
+
+    cdef list build_job_events(self, double floor):
         cdef Cursor c
         cdef Py_ssize_t k
         cdef list out = []
-        cdef double floor = -INFINITY if since is None else since
         cdef object jobid = self.shared_jobid()
         init_cursor(&c, self.doc)
         try:
@@ -1571,10 +1595,12 @@ cdef class Response:
 
     def resource_events(self, since=None):
         """The entries as :class:`ResourceJournalEvent` objects newer than ``since``."""
+        return self.build_resource_events(-INFINITY if since is None else since)
+
+    cdef list build_resource_events(self, double floor):
         cdef Cursor c
         cdef Py_ssize_t k
         cdef list out = []
-        cdef double floor = -INFINITY if since is None else since
         init_cursor(&c, self.doc)
         try:
             for k in range(self.count):
@@ -2638,9 +2664,9 @@ cdef class ConsumerCore:
             else:
                 history.add_response(response)
         elif self.resource:
-            self.backlog.extend(response.resource_events(self.since))
+            self.backlog.extend(response.build_resource_events(self.since))
         else:
-            self.backlog.extend(response.job_events(self.since))
+            self.backlog.extend(response.build_job_events(self.since))
         return 0
 
     cdef bint is_sentinel(self, Response response):

@@ -42,7 +42,8 @@ JOB_TOPIC = "job-manager.events-journal"
 JOB_SENTINEL = b'{"id":-1,"events":[]}'
 FLUX_RPC_NORESPONSE = 1
 FLUX_RPC_STREAMING = 2
-BATCH_LIMIT = 1024
+#: The batch size of the batch modes: ``poll_batch()``'s default.
+BATCH_LIMIT = 64
 #: Below this peak growth (a live stream keeps next to nothing) a memory ratio means nothing.
 MIN_REFERENCE_MB = 1.0
 
@@ -208,9 +209,13 @@ def write_payloads(payloads: Sequence[bytes], path: str | os.PathLike[str]) -> P
     return path
 
 
-def read_payloads(path: str | os.PathLike[str]) -> list[bytes]:
-    """The payloads written by :func:`write_payloads`."""
-    return Path(path).read_bytes().split(b"\n")
+def read_payloads(path: str | os.PathLike[str]) -> tuple[bytes, ...]:
+    """The payloads written by :func:`write_payloads`.
+
+    A tuple: once the collector has seen that it holds only bytes it stops tracking it,
+    so a big recording does not slow every full collection of the run it feeds.
+    """
+    return tuple(Path(path).read_bytes().split(b"\n"))
 
 
 _replay: type | None = None

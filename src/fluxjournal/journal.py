@@ -156,9 +156,13 @@ class JournalConsumerBase(_impl.ConsumerCore, ABC):
                     return None
             self._receive(timeout)
 
-    def poll_batch(self, limit: int = 256, timeout: float = -1.0) -> list:
+    def poll_batch(self, limit: int = 64, timeout: float = -1.0) -> list:
         """Return up to ``limit`` events at once: waits like :meth:`poll` for the first,
-        then takes whatever else is ready. An empty list means the stream has ended."""
+        then takes whatever else is ready. An empty list means the stream has ended.
+
+        Small batches are the quick ones: events that wait in a long list fall out of the
+        CPU caches and are walked by the cycle collector.
+        """
         if self.rpc is None:
             raise RuntimeError("poll_batch() called before start()")
         out: list = []
