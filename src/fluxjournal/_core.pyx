@@ -78,7 +78,7 @@ cdef inline Py_ssize_t skip_ws(Cursor *c, Py_ssize_t i) noexcept nogil:
     cdef unsigned char ch
     while i < c.length:
         ch = c.buf[i]
-        if ch == 32 or ch == 10 or ch == 13 or ch == 9:
+        if ch <= 32 and (ch == 32 or ch == 10 or ch == 13 or ch == 9):
             i += 1
         else:
             break
@@ -86,7 +86,8 @@ cdef inline Py_ssize_t skip_ws(Cursor *c, Py_ssize_t i) noexcept nogil:
 
 
 cdef inline Py_ssize_t fast_ws(const unsigned char *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
-    while i < n and (b[i] == 32 or b[i] == 10 or b[i] == 13 or b[i] == 9):
+    # compact JSON has none: one comparison says so (every whitespace byte is <= 32)
+    while i < n and b[i] <= 32 and (b[i] == 32 or b[i] == 10 or b[i] == 13 or b[i] == 9):
         i += 1
     return i
 
@@ -548,30 +549,42 @@ cdef inline Py_ssize_t take_digits(const unsigned char *buf, Py_ssize_t i, Py_ss
     the exponent tracks the rest: digits dropped from an integer part scale it up, digits
     kept from a fraction scale it down. Leading zeros are not significant.
     """
+    # kept in locals: stores through ``d`` would make the compiler reload them after
+    # every read of ``buf`` (a char pointer may alias anything)
     cdef unsigned long long word
-    if d.digits == 0:
+    cdef unsigned long long mantissa = d.mantissa
+    cdef int digits = d.digits
+    cdef int exp10 = d.exp10
+    cdef unsigned char ch
+    if digits == 0:
         while i < n and buf[i] == 48:
             if fraction:
-                d.exp10 -= 1
+                exp10 -= 1
             i += 1
-    while d.digits <= 11 and i + 8 <= n:
+    while digits <= 11 and i + 8 <= n:
         word = fj_load_le64(buf + i)
         if not eight_digits(word):
             break
-        d.mantissa = d.mantissa * 100000000ULL + eight_digits_value(word)
-        d.digits += 8
+        mantissa = mantissa * 100000000ULL + eight_digits_value(word)
+        digits += 8
         if fraction:
-            d.exp10 -= 8
+            exp10 -= 8
         i += 8
-    while i < n and is_digit(buf[i]):
-        d.digits += 1
-        if d.digits <= 19:
-            d.mantissa = d.mantissa * 10 + (buf[i] - 48)
+    while i < n:
+        ch = buf[i]
+        if not is_digit(ch):
+            break
+        digits += 1
+        if digits <= 19:
+            mantissa = mantissa * 10 + (ch - 48)
             if fraction:
-                d.exp10 -= 1
+                exp10 -= 1
         elif not fraction:
-            d.exp10 += 1
+            exp10 += 1
         i += 1
+    d.mantissa = mantissa
+    d.digits = digits
+    d.exp10 = exp10
     return i
 
 
