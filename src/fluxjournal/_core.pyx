@@ -22,7 +22,7 @@ from cpython.dict cimport PyDict_GetItem, PyDict_New, PyDict_SetItem
 from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_New
 from cpython.long cimport PyLong_FromLongLong
-from cpython.object cimport Py_EQ, PyObject_RichCompareBool
+from cpython.object cimport Py_EQ, PyObject_RichCompareBool, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 
 from cpython.unicode cimport PyUnicode_DecodeUTF8
@@ -1429,12 +1429,19 @@ cdef int fast_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
         i = fast_ws(b, i + 1, n)
 
 
-# Live responses carry one event each, so a job's events come in several responses: they
-# share one JobID object through this small cache of the latest ids seen.
+# Live responses carry one event each, so a job's events come in several responses: there
+# they share one JobID object through this small cache of the latest ids seen.
 cdef enum:
     JOBID_SLOTS = 256
 
 cdef object jobid_cache = [None] * JOBID_SLOTS
+
+
+cdef object new_jobid(object value):
+    """``JobID(value)`` for an int: what JobID.__new__ does for one is int.__new__(JobID,
+    value), here through int's own slot, without a Python-level call."""
+    cdef tuple args = (value,)
+    return (<PyTypeObject *>int).tp_new(JobID, <PyObject *>args, NULL)
 
 
 cdef object recent_jobid(object value):
@@ -1444,8 +1451,7 @@ cdef object recent_jobid(object value):
     # JobID keeps int's ==: an id compares equal exactly when it is the same number
     if cached is not None and PyObject_RichCompareBool(cached, value, Py_EQ):
         return cached
-    # JobID(int) is exactly int.__new__(JobID, value); skip its Python-level __new__
-    cached = int.__new__(JobID, value)
+    cached = new_jobid(value)
     jobid_cache[slot] = cached
     return cached
 
@@ -1528,7 +1534,7 @@ cdef class Response:
     cdef object shared_jobid(self):
         """The JobID every event of this response shares (-1 when there is no id)."""
         if self.jobid is None:
-            self.jobid = recent_jobid(self._id if self._id is not None else -1)
+            self.jobid = new_jobid(self._id if self._id is not None else -1)
         return self.jobid
 
     cdef object lazy_jobspec(self):
@@ -2679,6 +2685,8 @@ cdef class ConsumerCore:
         elif self.resource:
             self.backlog.extend(response.build_resource_events(self.since))
         else:
+            if response.jobid is None and response._id is not None:
+                response.jobid = recent_jobid(response._id)
             self.backlog.extend(response.build_job_events(self.since))
         return 0
 
