@@ -179,6 +179,13 @@ cdef object cached_ascii(const unsigned char *p, Py_ssize_t n):
     return s
 
 
+cdef inline object ascii_str(const unsigned char *p, Py_ssize_t n):
+    """The str of ``n`` ASCII bytes: through the cache when it is short enough."""
+    if n <= CACHE_MAXLEN:
+        return cached_ascii(p, n)
+    return new_ascii(p, n)
+
+
 cdef enum JournalKey:
     OTHER_KEY, TIMESTAMP_KEY, NAME_KEY, CONTEXT_KEY, ID_KEY, EVENTS_KEY, JOBSPEC_KEY, R_KEY
 
@@ -398,9 +405,7 @@ cdef object parse_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
         return parse_escaped_string(c, i, j, end, True, ascii)
     end[0] = j + 1
     if ascii:
-        if j - i <= CACHE_MAXLEN:
-            return cached_ascii(c.buf + i, j - i)
-        return new_ascii(c.buf + i, j - i)
+        return ascii_str(c.buf + i, j - i)
     check_utf8(c, i, j)
     return PyUnicode_DecodeUTF8(<const char *>(c.buf + i), j - i, "surrogatepass")
 
@@ -1240,6 +1245,18 @@ cdef inline Py_ssize_t skip_number_text(const unsigned char *buf, Py_ssize_t i,
     return i
 
 
+cdef object entry_key_str(const unsigned char *p, Py_ssize_t n, JournalKey *which):
+    """The str for a plain ASCII entry key: the shared one for the journal's own keys."""
+    which[0] = key_from_bytes(p, n)
+    if which[0] == TIMESTAMP_KEY:
+        return TIMESTAMP_STR
+    if which[0] == NAME_KEY:
+        return NAME_STR
+    if which[0] == CONTEXT_KEY:
+        return CONTEXT_STR
+    return ascii_str(p, n)
+
+
 cdef object entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey *which):
     """The key at ``i`` as a str: the shared one for the journal's own keys."""
     cdef bint ascii = True
@@ -1248,16 +1265,7 @@ cdef object entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey *whic
     j = scan_plain_string(c, i + 1, &ascii)
     if j >= 0 and ascii and c.buf[j] == 34:
         end[0] = j + 1
-        which[0] = key_from_bytes(c.buf + i + 1, j - i - 1)
-        if which[0] == TIMESTAMP_KEY:
-            return TIMESTAMP_STR
-        if which[0] == NAME_KEY:
-            return NAME_STR
-        if which[0] == CONTEXT_KEY:
-            return CONTEXT_STR
-        if j - i - 1 <= CACHE_MAXLEN:
-            return cached_ascii(c.buf + i + 1, j - i - 1)
-        return new_ascii(c.buf + i + 1, j - i - 1)
+        return entry_key_str(c.buf + i + 1, j - i - 1, which)
     which[0] = OTHER_KEY
     return parse_string(c, i + 1, end)
 
@@ -1305,9 +1313,7 @@ cdef object fast_string(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
     if c.buf[j] != 34:
         return parse_string(c, i, end)
     end[0] = j + 1
-    if j - i <= CACHE_MAXLEN:
-        return cached_ascii(c.buf + i, j - i)
-    return new_ascii(c.buf + i, j - i)
+    return ascii_str(c.buf + i, j - i)
 
 
 cdef object fast_value(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
@@ -1376,16 +1382,7 @@ cdef object fast_entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey 
     """The key at ``i``: the shared str for the journal's own keys."""
     cdef Py_ssize_t j = skip_plain_ascii(c.buf, i + 1, c.length)
     end[0] = j + 1
-    which[0] = key_from_bytes(c.buf + i + 1, j - i - 1)
-    if which[0] == TIMESTAMP_KEY:
-        return TIMESTAMP_STR
-    if which[0] == NAME_KEY:
-        return NAME_STR
-    if which[0] == CONTEXT_KEY:
-        return CONTEXT_STR
-    if j - i - 1 <= CACHE_MAXLEN:
-        return cached_ascii(c.buf + i + 1, j - i - 1)
-    return new_ascii(c.buf + i + 1, j - i - 1)
+    return entry_key_str(c.buf + i + 1, j - i - 1, which)
 
 
 cdef int usual_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
