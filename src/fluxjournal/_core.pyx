@@ -2512,6 +2512,8 @@ cdef class History:
         if waiting == NULL or heap == NULL or self.order == NULL:
             free(waiting)
             free(heap)
+            free(self.order)
+            self.order = NULL
             raise MemoryError()
         with nogil:
             merge_runs(self.records, self.run_starts, self.nruns, self.count, waiting, heap,
