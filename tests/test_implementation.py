@@ -61,3 +61,29 @@ def test_both_cores_export_the_same_names():
     for name in names:
         assert hasattr(core, name) and hasattr(_pycore, name), name
     assert core.MAX_DEPTH == _pycore.MAX_DEPTH
+
+
+def test_the_compiled_consumer_state_refuses_a_history_without_a_store():
+    """Misused from outside, ConsumerCore raises instead of touching memory it lacks."""
+    core = pytest.importorskip("fluxjournal._core")
+
+    class Reader:
+        def __init__(self):
+            self.payloads = [b'{"id":1,"events":[{"timestamp":1.5,"name":"submit"}]}']
+
+        def ready(self):
+            return bool(self.payloads)
+
+        def take(self):
+            return self.payloads.pop(0)
+
+        def reset(self):
+            pass
+
+    state = core.ConsumerCore()
+    state._reader = Reader()
+    state._history = None
+    state.processing_inactive = True
+    state._arm_core(True)
+    with pytest.raises(RuntimeError, match="no History"):
+        state._take_ready()

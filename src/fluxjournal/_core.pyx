@@ -2674,7 +2674,9 @@ cdef class ConsumerCore:
         cdef Response response = decode_payload(payload)
         cdef History history
         if self.processing_inactive:
-            history = <History?>self._history
+            if type(self._history) is not History:
+                raise RuntimeError("the history arrives with no History to keep it")
+            history = <History>self._history
             if self.is_sentinel(response):
                 history.merge()
                 self.processing_inactive = False
