@@ -87,3 +87,15 @@ def test_the_compiled_consumer_state_refuses_a_history_without_a_store():
     state._arm_core(True)
     with pytest.raises(RuntimeError, match="no History"):
         state._take_ready()
+
+
+def test_the_compiled_values_made_outside_the_decoder_fail_cleanly():
+    core = pytest.importorskip("fluxjournal._core")
+    with pytest.raises(TypeError):
+        core.RawJSON()
+    with pytest.raises(TypeError, match="no payload"):
+        core.RawJSON.__new__(core.RawJSON).decode()
+    with pytest.raises(TypeError):
+        core.Response()
+    empty = core.Response.__new__(core.Response)
+    assert empty.job_events() == [] and empty.entries() == [] and empty.jobspec is None

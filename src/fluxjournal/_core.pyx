@@ -1006,7 +1006,12 @@ cdef class RawJSON:
     cdef object value
     cdef bint decoded
 
+    def __init__(self):
+        raise TypeError("RawJSON values are made by decode_response(), not directly")
+
     cdef object get(self):
+        if self.doc is None:
+            raise TypeError("this RawJSON holds no payload: only the decoder makes them")
         if not self.decoded:
             self.value = decode_slice(self.doc, self.start, self.stop)
             self.decoded = True
@@ -1017,6 +1022,8 @@ cdef class RawJSON:
         return self.get()
 
     def __bytes__(self):
+        if self.doc is None:
+            return b""
         return (<const char *>(self.doc.buf + self.start))[:self.stop - self.start]
 
     def __repr__(self):
@@ -1476,6 +1483,9 @@ cdef class Response:
     def __cinit__(self):
         self.jobspec_start = self.R_start = -1
 
+    def __init__(self):
+        raise TypeError("Response objects are made by decode_response(), not directly")
+
     def __dealloc__(self):
         free(self.records)
 
@@ -1565,6 +1575,8 @@ cdef class Response:
         cdef Cursor c
         cdef Py_ssize_t k
         cdef list out = []
+        if self.count == 0:  # nothing to read (and no payload, if not made by the decoder)
+            return out
         init_cursor(&c, self.doc)
         try:
             for k in range(self.count):
@@ -1581,6 +1593,8 @@ cdef class Response:
         cdef Cursor c
         cdef Py_ssize_t k
         cdef list out = []
+        if self.count == 0:  # nothing to read (and no payload, if not made by the decoder)
+            return out
         cdef object jobid = self.shared_jobid()
         init_cursor(&c, self.doc)
         try:
@@ -1617,6 +1631,8 @@ cdef class Response:
         cdef Cursor c
         cdef Py_ssize_t k
         cdef list out = []
+        if self.count == 0:  # nothing to read (and no payload, if not made by the decoder)
+            return out
         init_cursor(&c, self.doc)
         try:
             for k in range(self.count):
