@@ -58,21 +58,25 @@ def test_job_events_match_what_flux_core_builds(impl):
 
 
 def test_a_cycle_through_a_built_event_is_still_collected(impl):
-    """Events are spared the cycle collector's walk only while nothing in them can point back."""
+    """A cycle made later through an event, or through its context, is found by the
+    cycle collector."""
 
     class Marker:
         pass
 
-    events = impl.decode_response(FULL[0]).job_events()
-    assert events
-    while events:
-        event = events.pop()
-        marker = Marker()
-        alive = weakref.ref(marker)
-        event["loop"] = [event, marker]
-        del event, marker
+    for where in ("event", "context"):
+        events = impl.decode_response(FULL[0]).job_events()
+        assert events
+        markers = []
+        while events:
+            event = events.pop()
+            marker = Marker()
+            markers.append(weakref.ref(marker))
+            target = event if where == "event" else event["context"]
+            target["loop"] = [event, marker]
+            del event, marker, target
         gc.collect()
-        assert alive() is None
+        assert all(alive() is None for alive in markers), where
 
 
 def test_one_jobid_object_per_response(impl):
@@ -278,3 +282,10 @@ def test_damaged_payloads_decode_as_the_twin_decodes_them(payload, edits):
 
     mutated = mutate(payload, edits)
     assert outcome(compiled, mutated) == outcome(_pycore, mutated)
+
+
+def test_a_bad_str_payload_with_a_lone_surrogate_is_a_malformed_response(impl):
+    payload = '{"events":[{}],"x":"\ud800"}'  # a str holding a lone surrogate
+    with pytest.raises(MalformedResponse, match="event 0 has no name") as info:
+        impl.decode_response(payload)
+    assert info.value.response == payload

@@ -45,8 +45,6 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     void PyObject_GC_UnTrack(void *o)
-    void PyObject_GC_Track(void *o)
-    bint PyObject_GC_IsTracked(object o)
 
 
 #: Containers nested deeper than this are refused (``json.loads`` itself gives up with a
@@ -1279,14 +1277,10 @@ cdef object entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey *whic
 
 cdef int fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
     """Fill ``into`` from the entry the scan recorded, as ``json.loads`` would; a float
-    timestamp comes from the record instead of being converted again.
-
-    Returns 1 when a value the cycle collector tracks went in, else 0.
-    """
+    timestamp comes from the record instead of being converted again."""
     cdef Py_ssize_t i = rec.start + 1
     cdef Py_ssize_t nxt = 0
     cdef JournalKey which = OTHER_KEY
-    cdef int tracked = 0
     enter_container(c, rec.start)
     i = skip_ws(c, i)
     if i < c.length and c.buf[i] != 125:
@@ -1298,16 +1292,10 @@ cdef int fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
                 nxt = skip_number_text(c.buf, i, c.length)
                 PyDict_SetItem(into, key, PyFloat_FromDouble(rec.timestamp))
             else:
-                value = parse_value(c, i, &nxt)
-                tracked |= PyObject_IS_GC(value) and PyObject_GC_IsTracked(value)
-                PyDict_SetItem(into, key, value)
+                PyDict_SetItem(into, key, parse_value(c, i, &nxt))
             i = next_member(c, nxt, 125)
     c.depth -= 1
-    return tracked
-
-
-cdef extern from "Python.h":
-    bint PyObject_IS_GC(object o)
+    return 0
 
 
 # The fast builder: values of a document the fast scan validated, so that nothing is
@@ -1394,16 +1382,15 @@ cdef object fast_entry_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end, JournalKey 
 
 cdef int usual_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
     """Fill ``into`` from an entry the fast scan found laid out as ``usual_entry_end``
-    reads it, with a float timestamp; returns 1 when the context is a tracked container."""
+    reads it, with a float timestamp."""
     cdef Py_ssize_t nxt = 0
     cdef Py_ssize_t i = skip_number_text(c.buf, rec.start + 13, c.length)
     PyDict_SetItem(into, TIMESTAMP_STR, PyFloat_FromDouble(rec.timestamp))
     PyDict_SetItem(into, NAME_STR, fast_string(c, i + 9, &nxt))
     if c.buf[nxt] != 44:
         return 0
-    value = fast_value(c, nxt + 11, &nxt)
-    PyDict_SetItem(into, CONTEXT_STR, value)
-    return PyObject_IS_GC(value) and PyObject_GC_IsTracked(value)
+    PyDict_SetItem(into, CONTEXT_STR, fast_value(c, nxt + 11, &nxt))
+    return 0
 
 
 cdef int fast_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
@@ -1413,7 +1400,6 @@ cdef int fast_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
     cdef Py_ssize_t i
     cdef Py_ssize_t nxt = 0
     cdef JournalKey which = OTHER_KEY
-    cdef int tracked = 0
     if rec.usual:
         return usual_fill_entry(c, rec, into)
     i = fast_ws(b, rec.start + 1, n)
@@ -1424,12 +1410,10 @@ cdef int fast_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
             nxt = skip_number_text(b, i, n)
             PyDict_SetItem(into, key, PyFloat_FromDouble(rec.timestamp))
         else:
-            value = fast_value(c, i, &nxt)
-            tracked |= PyObject_IS_GC(value) and PyObject_GC_IsTracked(value)
-            PyDict_SetItem(into, key, value)
+            PyDict_SetItem(into, key, fast_value(c, i, &nxt))
         i = fast_ws(b, nxt, n)
         if b[i] == 125:
-            return tracked
+            return 0
         i = fast_ws(b, i + 1, n)
 
 
@@ -1559,16 +1543,14 @@ cdef class Response:
         return into
 
     cdef int fill_event(self, Cursor *c, EntryRecord *rec, object into) except -1:
-        """Fill ``into`` with one entry; a missing timestamp is the scan's clock reading.
-        Returns 1 when a value the cycle collector tracks went in."""
-        cdef int tracked
+        """Fill ``into`` with one entry; a missing timestamp is the scan's clock reading."""
         if self.fast_scanned:
-            tracked = fast_fill_entry(c, rec, into)
+            fast_fill_entry(c, rec, into)
         else:
-            tracked = fill_entry(c, rec, into)
+            fill_entry(c, rec, into)
         if rec.timestamp_form == NO_TIMESTAMP:
             PyDict_SetItem(into, TIMESTAMP_STR, PyFloat_FromDouble(rec.timestamp))
-        return tracked
+        return 0
 
     def entries(self):
         """The ``events`` array as ``json.loads`` gives it (missing timestamps filled)."""
@@ -1607,13 +1589,9 @@ cdef class Response:
 
     cdef JournalEvent job_event(self, Cursor *c, EntryRecord *rec, object jobid):
         cdef JournalEvent event = JournalEvent.__new__(JournalEvent)
-        cdef int tracked = self.fill_event(c, rec, event)
+        self.fill_event(c, rec, event)
         if not rec.has_context:
             PyDict_SetItem(event, CONTEXT_STR, PyDict_New())
-        if not tracked:
-            # nothing in it can hold a reference back: spare the cycle collector the walk
-            # (a container stored in it later tracks it again, as for any dict)
-            PyObject_GC_UnTrack(<PyObject *>event)
         event._jobid = jobid
         if self._id is None or self._id == -1:  # the jobid is -1: an empty event
             return event
@@ -2598,8 +2576,9 @@ cdef class History:
         if self.delivered == self.count:
             return None
         self.prefetch(self.delivered + PREFETCH_DISTANCE)
-        self.delivered += 1
-        return self.build(self.delivery(self.delivered - 1))
+        event = self.build(self.delivery(self.delivered))
+        self.delivered += 1  # only once built: a failed build leaves the event to deliver
+        return event
 
     def take(self, Py_ssize_t limit=-1):
         """Build and return up to ``limit`` events (all when -1), in timestamp order."""

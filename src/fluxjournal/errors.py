@@ -49,7 +49,10 @@ class MalformedResponse(ValueError):
         self.response = response
         shown = ""
         if response is not None:
-            text = bytes(response) if not isinstance(response, str) else response.encode()
+            if isinstance(response, str):
+                text = response.encode("utf-8", "surrogatepass")
+            else:
+                text = bytes(response)
             shown = text[:200].decode("utf-8", "replace")
             if len(text) > 200:
                 shown += "..."
