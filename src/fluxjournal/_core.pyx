@@ -760,30 +760,44 @@ cdef object parse_key(Cursor *c, Py_ssize_t i, Py_ssize_t *end):
     return parse_string(c, i + 1, end)
 
 
+cdef object string_text(Cursor *c, Py_ssize_t i, Py_ssize_t *end,
+                        const unsigned char **text, Py_ssize_t *length):
+    """Validate the string whose opening quote is at ``i``; ``text``/``length`` get its
+    unescaped UTF-8 bytes, ``end`` the offset after it.
+
+    Those bytes lie in the payload, or, for a string with escapes, in the bytes object
+    returned (None otherwise), which the caller keeps while it reads them.
+    """
+    cdef bint ascii = True
+    cdef Py_ssize_t j = scan_plain_string(c, i + 1, &ascii)
+    cdef bytes unescaped
+    if j < 0:
+        fail("Unterminated string starting at", i)
+    if c.buf[j] == 92:
+        unescaped = parse_escaped_string(c, i + 1, j, end, True, ascii).encode(
+            "utf-8", "surrogatepass")
+        text[0] = <const unsigned char *>PyBytes_AS_STRING(unescaped)
+        length[0] = PyBytes_GET_SIZE(unescaped)
+        return unescaped
+    if not ascii:
+        check_utf8(c, i + 1, j)
+    text[0] = c.buf + i + 1
+    length[0] = j - i - 1
+    end[0] = j + 1
+    return None
+
+
 cdef Py_ssize_t scan_key(Cursor *c, Py_ssize_t i, JournalKey *which) except -1:
     """Validate the key at ``i`` and say which journal key it is; the offset after it.
 
     Keys are matched on their bytes, so no str is made unless the key has escapes.
     """
-    cdef bint ascii = True
-    cdef Py_ssize_t end = 0
-    cdef Py_ssize_t j
-    cdef bytes text
+    cdef const unsigned char *text
+    cdef Py_ssize_t length, end = 0
     expect_key(c, i)
-    j = scan_plain_string(c, i + 1, &ascii)
-    if j < 0:
-        fail("Unterminated string starting at", i)
-    if c.buf[j] == 92:
-        text = parse_escaped_string(c, i + 1, j, &end, True, ascii).encode("utf-8",
-                                                                          "surrogatepass")
-        which[0] = key_from_bytes(<const unsigned char *>PyBytes_AS_STRING(text), len(text))
-        return end
-    if ascii:
-        which[0] = key_from_bytes(c.buf + i + 1, j - i - 1)
-    else:
-        check_utf8(c, i + 1, j)
-        which[0] = OTHER_KEY
-    return j + 1
+    keep = string_text(c, i, &end, &text, &length)  # holds escaped text while read
+    which[0] = key_from_bytes(text, length)
+    return end
 
 
 cdef inline Py_ssize_t next_member(Cursor *c, Py_ssize_t i, unsigned char close) except -2:
@@ -1685,25 +1699,14 @@ cdef Py_ssize_t scan_timestamp(Cursor *c, Py_ssize_t i, Py_ssize_t index,
 cdef Py_ssize_t scan_name(Cursor *c, Py_ssize_t i, Py_ssize_t index,
                           EntryRecord *rec) except -1:
     """Validate the name at ``i`` (a string) and note in ``rec`` which event it names."""
-    cdef bint ascii = True
-    cdef Py_ssize_t end = 0
-    cdef Py_ssize_t j
-    cdef bytes text
+    cdef const unsigned char *text
+    cdef Py_ssize_t length, end = 0
     if i >= c.length or c.buf[i] != 34:
         end = skip_value(c, i)
         malformed("event %d: name is not a string" % index, i)
-    j = scan_plain_string(c, i + 1, &ascii)
-    if j < 0:
-        fail("Unterminated string starting at", i)
-    if c.buf[j] == 92:
-        text = parse_escaped_string(c, i + 1, j, &end, True, ascii).encode("utf-8",
-                                                                          "surrogatepass")
-        rec.name = name_from_bytes(<const unsigned char *>PyBytes_AS_STRING(text), len(text))
-        return end
-    if not ascii:
-        check_utf8(c, i + 1, j)
-    rec.name = name_from_bytes(c.buf + i + 1, j - i - 1)
-    return j + 1
+    keep = string_text(c, i, &end, &text, &length)  # holds escaped text while read
+    rec.name = name_from_bytes(text, length)
+    return end
 
 
 cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index) except -1:

@@ -955,13 +955,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     reference = FLUX_CORE if FLUX_CORE in impls else PYTHON
     print(f"# {_environment()}")
     print(f"# command: fluxjournal bench {' '.join(argv if argv is not None else sys.argv[1:])}")
-    if FLUX_CORE not in impls and not (args.impls and FLUX_CORE not in args.impls):
+    if FLUX_CORE not in impls and args.impls is None:
         print("# flux-core's bindings do not import: ratios are against the pure-Python twin")
     rows: list[Row] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fluxjournal-bench-") as tmp:
+        with_receive = args.impls is None or RECEIVE in args.impls
         for jobs in sizes:
-            with_receive = args.impls is None or RECEIVE in args.impls
             rows += _run_size(jobs, args, modes, impls, Path(tmp), with_receive)
     _ratios(rows, reference)
     print(
