@@ -2,6 +2,6 @@
 
 import sys
 
-from fluxjournal.cli import main
+from fluxjournal.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -21,10 +21,11 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem, PyDict_New, PyDict_SetItem
 from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_New
-from cpython.long cimport PyLong_FromLongLong
+from cpython.long cimport PyLong_FromLongLong, PyLong_FromSsize_t
 from cpython.object cimport Py_EQ, PyObject_RichCompareBool, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.limits cimport INT_MAX
 from libc.math cimport INFINITY, NAN
@@ -32,6 +33,7 @@ from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
 from fluxjournal.errors import JSONDecodeError, MalformedResponse
+from fluxjournal.jsontext import EMPTY_CONTEXT_TEXT, compact_json
 from fluxjournal.jobid import JobID
 
 cdef extern from "_decimal.h":
@@ -1245,6 +1247,18 @@ cdef enum TimestampForm:
     OTHER_TIMESTAMP            # an int or a literal: built again from the text
 
 
+# flux-core writes an entry as {"timestamp":T,"name":"N"} with an optional ,"context":C
+# last; the fast scan marks entries so laid out "usual", and these are its fixed parts.
+cdef enum:
+    USUAL_TIMESTAMP_AT = 13          # len('{"timestamp":'): where T starts
+    USUAL_NAME_AFTER_TIMESTAMP = 9   # len(',"name":"'): from the end of T to N
+    USUAL_CONTEXT_AFTER_NAME = 11    # len(',"context":'): from after N's quote to C
+
+
+cdef enum:
+    ROW_FIELDS = 4                   # what Response.rows() adds to each row's prefix
+
+
 cdef struct EntryRecord:
     double timestamp
     int start                  # offset of the entry's "{" (payloads are < 2 GiB)
@@ -1398,12 +1412,12 @@ cdef int usual_fill_entry(Cursor *c, EntryRecord *rec, object into) except -1:
     """Fill ``into`` from an entry the fast scan found laid out as ``usual_entry_end``
     reads it, with a float timestamp."""
     cdef Py_ssize_t nxt = 0
-    cdef Py_ssize_t i = skip_number_text(c.buf, rec.start + 13, c.length)
+    cdef Py_ssize_t i = skip_number_text(c.buf, rec.start + USUAL_TIMESTAMP_AT, c.length)
     PyDict_SetItem(into, TIMESTAMP_STR, PyFloat_FromDouble(rec.timestamp))
-    PyDict_SetItem(into, NAME_STR, fast_string(c, i + 9, &nxt))
+    PyDict_SetItem(into, NAME_STR, fast_string(c, i + USUAL_NAME_AFTER_TIMESTAMP, &nxt))
     if c.buf[nxt] != 44:
         return 0
-    PyDict_SetItem(into, CONTEXT_STR, fast_value(c, nxt + 11, &nxt))
+    PyDict_SetItem(into, CONTEXT_STR, fast_value(c, nxt + USUAL_CONTEXT_AFTER_NAME, &nxt))
     return 0
 
 
@@ -1641,6 +1655,89 @@ cdef class Response:
             PyDict_SetItem(event, CONTEXT_STR, PyDict_New())
         event._R = self.lazy_R()
         return event
+
+    # -- rows for a database: the entries as the payload has them, no events built --
+    # A row is the caller's prefix, then ROW_FIELDS values: position, timestamp, name,
+    # context.
+
+    @property
+    def jobspec_text(self):
+        """The response's ``jobspec`` as its JSON text in the payload; None when absent."""
+        return self.slice_text(self.jobspec_start, self.jobspec_stop)
+
+    @property
+    def R_text(self):
+        """The response's ``R`` as its JSON text in the payload; None when absent."""
+        return self.slice_text(self.R_start, self.R_stop)
+
+    cdef object slice_text(self, Py_ssize_t start, Py_ssize_t stop):
+        if start < 0:
+            return None
+        # the scan validated the payload as UTF-8, escapes stay escapes in the text
+        return PyUnicode_DecodeUTF8(<const char *>(self.buf + start), stop - start,
+                                    "surrogatepass")
+
+    def rows(self, tuple prefix, Py_ssize_t start=0, Py_ssize_t offset=0):
+        """The entries from index ``start`` on, one tuple each: ``prefix`` followed by
+        (position, timestamp, name, context), where position is the entry's index plus
+        ``offset`` and context is JSON text (``{}`` when the entry has none)."""
+        return self.build_rows(prefix, max(start, 0), offset)
+
+    cdef list build_rows(self, tuple prefix, Py_ssize_t start, Py_ssize_t offset):
+        cdef Cursor c
+        cdef Py_ssize_t k
+        cdef list out = []
+        if start >= self.count:
+            return out
+        init_cursor(&c, self.doc)
+        try:
+            for k in range(start, self.count):
+                out.append(self.entry_row(&c, &self.records[k], prefix, k + offset))
+        finally:
+            free(c.scratch)
+        return out
+
+    cdef tuple entry_row(self, Cursor *c, EntryRecord *rec, tuple prefix, Py_ssize_t position):
+        cdef Py_ssize_t width = PyTuple_GET_SIZE(prefix)
+        cdef Py_ssize_t k
+        cdef tuple row = PyTuple_New(width + ROW_FIELDS)
+        for k in range(width):
+            set_tuple_item(row, k, <object>PyTuple_GET_ITEM(prefix, k))
+        set_tuple_item(row, width, PyLong_FromSsize_t(position))
+        set_tuple_item(row, width + 1, PyFloat_FromDouble(rec.timestamp))
+        self.fill_name_and_context(c, rec, row, width + 2)
+        return row
+
+    cdef int fill_name_and_context(self, Cursor *c, EntryRecord *rec, tuple row,
+                                   Py_ssize_t at) except -1:
+        """Put the entry's name at ``row[at]`` and its context text at ``row[at + 1]``: the
+        payload's own slice for flux-core's usual layout, compact JSON otherwise."""
+        cdef Py_ssize_t i
+        cdef Py_ssize_t after_name = 0
+        cdef Py_ssize_t stop
+        if self.fast_scanned and rec.usual:
+            i = skip_number_text(self.buf, rec.start + USUAL_TIMESTAMP_AT, self.length)
+            set_tuple_item(row, at, fast_string(c, i + USUAL_NAME_AFTER_TIMESTAMP, &after_name))
+            if not rec.has_context:
+                set_tuple_item(row, at + 1, EMPTY_CONTEXT_TEXT)
+                return 0
+            i = after_name + USUAL_CONTEXT_AFTER_NAME
+            stop = fast_value_end(self.buf, i, self.length)
+            set_tuple_item(row, at + 1, self.slice_text(i, stop))
+            return 0
+        entry = self.entry_dict(c, rec, {})
+        set_tuple_item(row, at, entry[NAME_STR])
+        if rec.has_context:
+            set_tuple_item(row, at + 1, compact_json(entry[CONTEXT_STR]))
+        else:
+            set_tuple_item(row, at + 1, EMPTY_CONTEXT_TEXT)
+        return 0
+
+
+cdef inline void set_tuple_item(tuple row, Py_ssize_t k, object value) noexcept:
+    """``row[k] = value`` in a new tuple: SET_ITEM steals a reference, so take one."""
+    Py_INCREF(value)
+    PyTuple_SET_ITEM(row, k, value)
 
 
 cdef void init_cursor(Cursor *c, _Document doc) noexcept:
@@ -2019,18 +2116,19 @@ cdef inline Py_ssize_t usual_entry_end(const unsigned char *b, Py_ssize_t i, Py_
     """The entry at ``i`` as flux-core writes it, ``{"timestamp":T,"name":"N"}`` with
     an optional ``,"context":C`` last: the offset after it, or -1 for any other layout."""
     cdef Py_ssize_t j
-    if not text_at(b, i, n, b'{"timestamp":', 13):
+    if not text_at(b, i, n, b'{"timestamp":', USUAL_TIMESTAMP_AT):
         return -1
-    i = fast_timestamp_end(b, i + 13, n, rec)
-    if i < 0 or not text_at(b, i, n, b',"name":"', 9):
+    i = fast_timestamp_end(b, i + USUAL_TIMESTAMP_AT, n, rec)
+    if i < 0 or not text_at(b, i, n, b',"name":"', USUAL_NAME_AFTER_TIMESTAMP):
         return -1
-    j = skip_plain_ascii(b, i + 9, n)
+    i += USUAL_NAME_AFTER_TIMESTAMP
+    j = skip_plain_ascii(b, i, n)
     if j >= n or b[j] != 34:
         return -1
-    rec.name = name_from_bytes(b + i + 9, j - i - 9)
+    rec.name = name_from_bytes(b + i, j - i)
     i = j + 1
-    if text_at(b, i, n, b',"context":', 11):
-        i = fast_value_end(b, i + 11, n)
+    if text_at(b, i, n, b',"context":', USUAL_CONTEXT_AFTER_NAME):
+        i = fast_value_end(b, i + USUAL_CONTEXT_AFTER_NAME, n)
         if i < 0:
             return -1
         rec.has_context = True

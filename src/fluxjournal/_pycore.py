@@ -16,6 +16,7 @@ from typing import Any
 
 from fluxjournal.errors import Document, JSONDecodeError, MalformedResponse
 from fluxjournal.jobid import JobID
+from fluxjournal.jsontext import EMPTY_CONTEXT_TEXT, compact_json
 
 #: Containers nested deeper than this are refused, as in ``_core``.
 MAX_DEPTH = 512
@@ -286,6 +287,39 @@ class Response:
             for entry in self._entries
             if float(entry["timestamp"]) > floor
         ]
+
+
+    @property
+    def jobspec_text(self) -> str | None:
+        """The response's ``jobspec`` as JSON text; None when absent."""
+        return None if self.jobspec is None else compact_json(self.jobspec)
+
+    @property
+    def R_text(self) -> str | None:
+        """The response's ``R`` as JSON text; None when absent."""
+        return None if self.R is None else compact_json(self.R)
+
+    def rows(self, prefix: tuple, start: int = 0, offset: int = 0) -> list[tuple]:
+        """The entries from index ``start`` on, one tuple each: ``prefix`` followed by
+        (position, timestamp, name, context), where position is the entry's index plus
+        ``offset`` and context is JSON text (``{}`` when the entry has none)."""
+        entries = self._entries
+        return [
+            (
+                *prefix,
+                index + offset,
+                float(entries[index]["timestamp"]),
+                entries[index]["name"],
+                _context_text(entries[index]),
+            )
+            for index in range(max(start, 0), len(entries))
+        ]
+
+
+def _context_text(entry: dict) -> str:
+    if "context" not in entry:
+        return EMPTY_CONTEXT_TEXT
+    return compact_json(entry["context"])
 
 
 def decode_response(data: Document) -> Response:

@@ -1,145 +1,239 @@
-"""The ``fluxjournal`` command: consume a job journal and report what came through.
+"""The ``fluxjournal`` command line: it parses, then hands over to the command's module.
 
-Without arguments it reads the journal of the Flux instance named by ``FLUX_URI`` when
-flux-core's Python bindings are importable, and otherwise that of a simulated instance
-(``fluxjournal.testing.SimulatedFlux``), so it works on any machine. ``fluxjournal bench``
-runs the benchmark comparisons (see ``fluxjournal.bench``).
+- ``fluxjournal`` (no command): read a whole journal and count what came through
+  (:mod:`fluxjournal.consume`);
+- ``fluxjournal ingest``: store every job event in SQLite (:mod:`fluxjournal.ingest`);
+- ``fluxjournal tail``: print events (:mod:`fluxjournal.tail`);
+- ``fluxjournal bench``: the benchmark comparisons (:mod:`fluxjournal.bench`).
+
+Options may stand before or after the command name. Exit status: 0 done, 1 error, 2 bad
+usage, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import os
 import sys
-import time
-from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
-import fluxjournal
-from fluxjournal.journal import JournalConsumer
+from fluxjournal.ingest import IngestError
+from fluxjournal.jobid import JobID
+from fluxjournal.sources import SourceError
+from fluxjournal.stopping import EXIT_INTERRUPTED
+from fluxjournal.store import StoreError
+
+EXIT_ERROR = 1
+COMMANDS = ("ingest", "tail", "bench")
+#: The simulated history of ``--simulate`` without a number.
+DEFAULT_SIMULATED_JOBS = 2000
 
 
-def open_source(args: argparse.Namespace) -> tuple[Any, str, bool]:
-    """The handle to read, a description of it, and whether it is a live instance."""
-    if args.replay:
-        from fluxjournal.testing import ReplayFlux
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
-        return ReplayFlux.from_file(args.replay), f"replay of {args.replay}", False
-    uri = args.uri or os.environ.get("FLUX_URI")
-    if uri and not args.simulate:
-        try:
-            import flux
-        except ImportError:
-            print(
-                "fluxjournal: FLUX_URI is set but flux-core's Python bindings do not import;"
-                " using a simulated instance",
-                file=sys.stderr,
-            )
-        else:
-            return flux.Flux(uri), f"Flux instance {uri}", True
-    from fluxjournal.testing import SimulatedFlux
 
-    handle = SimulatedFlux(jobs=args.jobs, seed=args.seed, live=args.live)
-    described = (
-        f"simulated instance ({args.jobs} jobs, {args.live} live events;"
-        " times include simulating it)"
+def _rate(text: str) -> float:
+    value = float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    names = [name for name in text.split(",") if name]
+    if not names:
+        raise argparse.ArgumentTypeError("needs at least one event name")
+    return names
+
+
+def _jobid(text: str) -> JobID:
+    try:
+        return JobID(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"not a job ID: {text!r}") from None
+
+
+def _add_source_options(ap: argparse.ArgumentParser) -> None:
+    group = ap.add_argument_group("source (one of; default: the instance of $FLUX_URI)")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--uri", help="the Flux instance to read")
+    which.add_argument(
+        "--simulate",
+        metavar="JOBS",
+        nargs="?",
+        const=DEFAULT_SIMULATED_JOBS,
+        type=_count,
+        help=f"a simulated instance with JOBS jobs of history (default {DEFAULT_SIMULATED_JOBS})",
     )
-    return handle, described, False
-
-
-def consume(args: argparse.Namespace) -> int:
-    """Read the history and the live events, then report what came through.
-
-    The history ends at the sentinel. After it, a simulated or replayed source is read until
-    it has been quiet for ``--idle`` seconds, a live instance until the sentinel (or for ever
-    with ``--follow``); then the request is cancelled and what is in flight is read too.
-    """
-    handle, described, live_instance = open_source(args)
-    consumer = JournalConsumer(
-        handle, full=not args.active_only, since=args.since, include_sentinel=True
+    which.add_argument("--replay", metavar="FILE", help="recorded payloads, one per line")
+    group.add_argument("--record", metavar="FILE", help="also write the payloads to FILE")
+    group.add_argument("--seed", type=int, default=0, help="simulation seed")
+    group.add_argument(
+        "--live", type=_count, default=0, help="live events the simulation posts after its history"
     )
-    follow = live_instance and args.follow
-    names: Counter = Counter()
-    jobs: set = set()
-    history = None
-    in_history = consumer.full
-    stopped = False
-    started = time.perf_counter()
-    consumer.start()
-    while True:
-        try:
-            timeout = -1.0 if in_history or follow or stopped else args.idle
-            batch = consumer.poll_batch(256, timeout)
-        except TimeoutError:
-            consumer.stop()  # what is already in flight still comes, then the end
-            stopped = True
-            continue
-        if not batch:
-            break
-        for event in batch:
-            if event.is_empty():
-                in_history = False
-                history = (sum(names.values()), time.perf_counter() - started)
-                if live_instance and not follow:
-                    consumer.stop()
-                    stopped = True
-                continue
-            names[event.name] += 1
-            jobs.add(event.jobid)
-            if args.print:
-                print(event)
-    elapsed = time.perf_counter() - started
-    report = sys.stderr if args.print else sys.stdout
-    print(f"source: {described}; core: {fluxjournal.IMPLEMENTATION}", file=report)
-    if history is not None:
-        count, seconds = history
-        rate = f"{count / seconds:,.0f}" if seconds else "inf"
-        print(f"history: {count} events in {seconds:.3f} s ({rate} events/s)", file=report)
-    total = sum(names.values())
-    print(f"total: {total} events of {len(jobs)} jobs in {elapsed:.3f} s", file=report)
-    for name, count in names.most_common():
-        print(f"  {name:20s} {count}", file=report)
-    return 0
+    group.add_argument("--rate", type=_rate, help="simulated live events per second")
+    group.add_argument(
+        "--posted",
+        type=_count,
+        default=0,
+        help="ask the simulation after this many of its live events were posted",
+    )
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+def _add_output_options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log more")
+
+
+def parsers() -> dict[str | None, argparse.ArgumentParser]:
+    """The parser of each command; None is the command-less report."""
+    report = argparse.ArgumentParser(
         prog="fluxjournal",
-        description="Consume a Flux job-manager journal with fluxjournal and report on it. "
-        "`fluxjournal bench --help` for the benchmark comparisons.",
+        description="Read a Flux job-manager journal and report what came through. "
+        "Commands: ingest (store it in SQLite), tail (print events), bench (benchmarks); "
+        "`fluxjournal COMMAND --help` for each.",
     )
-    ap.add_argument("--uri", help="the Flux instance to read (default: $FLUX_URI)")
-    ap.add_argument("--simulate", action="store_true", help="use a simulated instance")
-    ap.add_argument("--replay", metavar="FILE", help="replay a .jsonl capture of responses")
-    ap.add_argument("--jobs", type=int, default=20000, help="simulated history size")
-    ap.add_argument("--live", type=int, default=2000, help="simulated live events")
-    ap.add_argument("--seed", type=int, default=0, help="simulation seed")
-    ap.add_argument("--since", type=float, default=0.0, help="skip events up to this time")
-    ap.add_argument(
+    _add_source_options(report)
+    report.add_argument("--jobs", type=_count, default=20000, help="simulated history size")
+    report.add_argument("--since", type=_finite, default=0.0, help="skip events up to this time")
+    report.add_argument(
         "--active-only", action="store_true", help="no history of inactive jobs (full=False)"
     )
-    ap.add_argument(
+    report.add_argument(
         "--follow", action="store_true", help="on a live instance, keep reading after the history"
     )
-    ap.add_argument(
-        "--idle", type=float, default=0.5, help="seconds of quiet that end a non-live source"
+    report.add_argument(
+        "--idle", type=_rate, default=0.5, help="seconds of quiet that end a non-live source"
     )
-    ap.add_argument("--print", action="store_true", help="print every event")
-    return ap
+    report.add_argument("--print", action="store_true", help="print every event")
+
+    ingest = argparse.ArgumentParser(
+        prog="fluxjournal ingest",
+        description="Store every job event of a Flux instance in an SQLite database, exactly "
+        "once across any stop, with a jobs table as `flux jobs -a --json` reports it. Runs "
+        "until stopped (SIGINT, SIGTERM) or, with --once, until the history is stored.",
+    )
+    ingest.add_argument("--db", required=True, metavar="PATH", help="the SQLite database file")
+    ingest.add_argument("--once", action="store_true", help="stop once the history is stored")
+    ingest.add_argument(
+        "--instance", metavar="NAME", help="store the jobs under this instance name"
+    )
+    _add_source_options(ingest)
+    _add_output_options(ingest)
+
+    tail = argparse.ArgumentParser(
+        prog="fluxjournal tail",
+        description="Print a journal's events, the history in time order, as flux-core's "
+        "JournalEvent prints them, or as JSON Lines.",
+    )
+    tail.add_argument("--format", choices=("text", "json"), default="text")
+    tail.add_argument("--follow", action="store_true", help="go on with live events")
+    tail.add_argument("--since", type=_finite, default=0.0, help="only events after this time")
+    tail.add_argument(
+        "--allow", type=_names, action="extend", metavar="NAMES", help="only these event names"
+    )
+    tail.add_argument(
+        "--deny", type=_names, action="extend", metavar="NAMES", help="not these event names"
+    )
+    tail.add_argument(
+        "--job", type=_jobid, action="append", default=[], metavar="ID", help="only this job"
+    )
+    _add_source_options(tail)
+    _add_output_options(tail)
+    return {None: report, "ingest": ingest, "tail": tail}
+
+
+def split_command(argv: Sequence[str], known: dict) -> tuple[str | None, list[str]]:
+    """Find the command name wherever it stands among the options; return it and the rest."""
+    takes_value = {}
+    for parser in known.values():
+        for action in parser._actions:
+            for flag in action.option_strings:
+                takes_value[flag] = action.nargs
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token == "--":
+            break
+        if token.startswith("-"):
+            nargs = takes_value.get(token.split("=", 1)[0])
+            if "=" not in token and nargs is None:
+                i += 1  # its value follows
+            elif "=" not in token and nargs == "?" and i + 1 < len(args):
+                following = args[i + 1]
+                if following not in COMMANDS and not following.startswith("-"):
+                    i += 1
+        elif token in COMMANDS:
+            return token, args[:i] + args[i + 1 :]
+        i += 1
+    return None, args
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("fluxjournal: %(message)s"))
+    logger = logging.getLogger("fluxjournal")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
+    known = parsers()
+    name, rest = split_command(argv, known)
+    if name == "bench":
         from fluxjournal import bench
 
-        return bench.main(argv[1:])
-    args = parser().parse_args(argv)
+        return bench.main(rest)
+    parser = known[name]
+    args = parser.parse_args(rest)
+    if getattr(args, "follow", False) and args.replay is not None:
+        parser.error("--follow does not apply to --replay: a replay ends with its file")
+    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
+    if name == "ingest":
+        from fluxjournal.ingest import command
+    elif name == "tail":
+        from fluxjournal.tail import command
+    else:
+        from fluxjournal.consume import command
     try:
-        return consume(args)
-    except BrokenPipeError:  # the reader (head, less) has gone; that is not an error
-        sys.stderr.close()
-        return 0
+        return command(args, sys.stdout, sys.stderr)
+    except (SourceError, StoreError, IngestError) as exc:
+        print(f"fluxjournal: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        print(f"fluxjournal: the journal stream failed: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def run() -> int:
+    """The console script: :func:`main`, quiet when the reader of stdout goes away."""
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader (head, less) has gone: that is not an error; keep Python from
+        # complaining while it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
+    return status

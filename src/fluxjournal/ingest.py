@@ -1,0 +1,343 @@
+"""``fluxjournal ingest``: every job event of an instance in a database, exactly once.
+
+What names an entry is its job, its timestamp and its name: the job manager stamps each
+event when it posts it, so no job has two entries alike. The database holds, per job, how
+many entries it has stored (``jobs.nevents``, written in the same transaction as them), and
+the journal's backlog holds each job's whole eventlog so far, in order, with the job's live
+events following in order. So on a restart:
+
+- a job stored as over whose backlog holds as many entries as are stored is done (nearly
+  every job of a big history: a restart with nothing new writes nothing);
+- a new job's entries are stored from position 0;
+- any other stored job has its stored entries read back, and what the journal sends of it
+  is stored unless it is among them: that covers the backlog, which repeats what is
+  stored, and entries that were stored but are not in the eventlog (a volatile memo, or
+  what an instance lost in a crash and sends again), so that nothing is lost or stored
+  twice.
+
+Live responses are not in timestamp order across jobs, which is why no timestamp can serve
+as the cursor. ``position`` is the order of storing within the job: the entry's index in
+the eventlog, but for entries the eventlog does not keep. Entries the job manager never
+commits to the eventlog and that are of no lasting use (:data:`JOURNAL_ONLY`) are not
+stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import IO, Any, NamedTuple
+
+from fluxjournal import _impl
+from fluxjournal.errors import MalformedResponse
+from fluxjournal.jobid import JobID
+from fluxjournal.joblist import JobRecord
+from fluxjournal.sources import opened_source
+from fluxjournal.stopping import StopRequest
+from fluxjournal.store import JobCursor, SQLiteStore, StoreError, Summary
+from fluxjournal.stream import JournalStream
+
+log = logging.getLogger("fluxjournal.ingest")
+
+#: Names the job manager posts to the journal and never keeps in the eventlog: the
+#: scheduler's annotations, which change while a job waits.
+JOURNAL_ONLY = frozenset({"annotations"})
+
+#: Most event rows held before they are written, during the history.
+BATCH_EVENTS = 50_000
+#: Longest a live event waits before it is committed.
+COMMIT_INTERVAL = 0.5
+#: Longest a wait for the next response lasts, so that a stop request is seen.
+WAKE_INTERVAL = 1.0
+
+#: Where a row of ``Response.rows()`` keeps its values, after its (instance, jobid) prefix.
+_POSITION, _TIMESTAMP, _NAME = 2, 3, 4
+
+
+class IngestError(Exception):
+    """The journal and the database disagree in a way that storing cannot settle."""
+
+
+class IngestResult(NamedTuple):
+    """What one run did."""
+
+    responses: int
+    stored_events: int
+    stored_jobs: int
+    history_events: int
+    history_seconds: float | None
+    bad_responses: int
+    ended: bool
+
+
+def _key(row: tuple) -> tuple[float, str]:
+    return (row[_TIMESTAMP], row[_NAME])
+
+
+def _renumber(rows: list[tuple], first: int) -> list[tuple]:
+    """The rows with positions ``first``, ``first + 1``, ... (when some were left out)."""
+    if not rows or rows[0][_POSITION] == first:
+        return rows
+    return [(*row[:_POSITION], first + k, *row[_POSITION + 1 :]) for k, row in enumerate(rows)]
+
+
+class Ingest:
+    """The per-job cursor of one instance and the rows waiting to be written."""
+
+    def __init__(self, store: SQLiteStore, instance: int, core: Any = _impl) -> None:
+        self.store = store
+        self.instance = instance
+        self.core = core
+        self.cursors: dict[int, JobCursor] = store.job_cursors(instance)
+        #: the stored (timestamp, name) of each job that was active when last stored:
+        #: what the journal sends of it again is left out
+        self.stored_keys: dict[int, set] = store.active_event_keys(instance)
+        #: jobs that are not over: their live events change their row
+        self.records: dict[int, JobRecord] = {}
+        self.pending_events: list[tuple] = []
+        self.pending_jobs: dict[int, JobRecord] = {}
+        self.stored_events = 0
+        self.stored_jobs = 0
+        self.history_events = 0
+        self.jobs_seen = 0
+
+    # -- the history: one response per job, its whole eventlog so far ------------------
+
+    def history(self, response: Any) -> None:
+        """Take one backlog response: store the entries of its job the database lacks."""
+        jobid = response.id
+        count = len(response)
+        self.history_events += count
+        self.jobs_seen += 1
+        cursor = self.cursors.get(jobid)
+        if cursor is not None:
+            if count and cursor.t_submit is not None:
+                self._check_same_job(jobid, response.timestamps()[0], cursor.t_submit)
+            if cursor.inactive and count == cursor.nevents:
+                return  # over, and every entry is stored: the common case on a restart
+        rows = response.rows((self.instance, jobid))
+        record = JobRecord(jobid)
+        record.apply(rows, response.jobspec_text, response.R_text)
+        self._take(jobid, record, rows)
+
+    def _check_same_job(self, jobid: int, first: float, t_submit: float) -> None:
+        if first != t_submit:
+            raise IngestError(
+                f"job {JobID(jobid).f58} of this instance was submitted at {first!r}, the "
+                f"database's job {JobID(jobid).f58} at {t_submit!r}: the database holds "
+                "another instance under this name (choose another with --instance)"
+            )
+
+    # -- live: one event per response ------------------------------------------------
+
+    def live(self, response: Any) -> None:
+        """Take one live response: its entries follow what is stored of its job."""
+        jobid = response.id
+        cursor = self.cursors.get(jobid)
+        rows = response.rows((self.instance, jobid), 0, cursor.nevents if cursor else 0)
+        if any(row[_NAME] in JOURNAL_ONLY for row in rows):
+            rows = [row for row in rows if row[_NAME] not in JOURNAL_ONLY]
+            if not rows:
+                return
+        record = self.records.get(jobid)
+        if record is None:
+            record = JobRecord(jobid)
+            if cursor is not None and jobid not in self.stored_keys:
+                # stored before, yet not followed by this stream: an instance that lost
+                # what it had sent (a crash before its commit) may send it again
+                log.debug("job %s: live events of a job stored as over", JobID(jobid).f58)
+                self.stored_keys[jobid] = self.store.event_keys(self.instance, jobid)
+        record.apply(rows, response.jobspec_text, response.R_text)
+        self._take(jobid, record, rows)
+
+    # -- what both have in common ------------------------------------------------------
+
+    def _take(self, jobid: int, record: JobRecord, rows: list[tuple]) -> None:
+        """Keep the rows the database lacks, and the job's record while it is active."""
+        cursor = self.cursors.get(jobid)
+        stored = cursor.nevents if cursor is not None else 0
+        keys = self.stored_keys.get(jobid)
+        if keys is not None:
+            rows = _renumber([row for row in rows if _key(row) not in keys], stored)
+        elif stored and rows and rows[0][_POSITION] < stored:
+            # the backlog of a job stored as over that holds other entries than stored
+            keys = self.stored_keys[jobid] = self.store.event_keys(self.instance, jobid)
+            rows = _renumber([row for row in rows if _key(row) not in keys], stored)
+        if rows:
+            if keys is not None:
+                keys.update(_key(row) for row in rows)
+            self.pending_events.extend(rows)
+            self.pending_jobs[jobid] = record
+            self.cursors[jobid] = JobCursor(stored + len(rows), record.inactive, record.t_submit)
+        if record.inactive:
+            self.records.pop(jobid, None)
+            self.stored_keys.pop(jobid, None)
+        else:
+            self.records[jobid] = record
+
+    # -- writing -----------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Event rows waiting to be written."""
+        return len(self.pending_events)
+
+    def flush(self) -> None:
+        """Write what is waiting, in one transaction."""
+        if not self.pending_events and not self.pending_jobs:
+            return
+        jobs = [
+            (self.instance, jobid, self.cursors[jobid].nevents, *record.fields())
+            for jobid, record in self.pending_jobs.items()
+        ]
+        self.store.write(self.pending_events, jobs)
+        self.stored_events += len(self.pending_events)
+        self.stored_jobs += len(jobs)
+        self.pending_events = []
+        self.pending_jobs = {}
+
+
+class Progress:
+    """Counts shown while the history loads: on a terminal only, at most twice a second."""
+
+    def __init__(self, show: Callable[[str], None] | None) -> None:
+        self.show = show
+        self.started = time.monotonic()
+        self.next_at = self.started + 0.5
+
+    def tick(self, ingest: Ingest) -> None:
+        if self.show is None:
+            return
+        now = time.monotonic()
+        if now < self.next_at:
+            return
+        self.next_at = now + 0.5
+        rate = ingest.history_events / max(now - self.started, 1e-9)
+        self.show(
+            f"history: {ingest.history_events:,} events, {ingest.jobs_seen:,} jobs, "
+            f"{rate:,.0f} events/s"
+        )
+
+
+def run(
+    handle: Any,
+    store: SQLiteStore,
+    instance: int,
+    *,
+    once: bool = False,
+    stop_requested: Callable[[], bool] = lambda: False,
+    progress: Callable[[str], None] | None = None,
+    describe_response: Callable[[int], str] = lambda n: f"response {n}",
+    core: Any = _impl,
+) -> IngestResult:
+    """Store the journal of ``handle`` until the stream ends, a stop is requested, or
+    (with ``once``) the history is stored. Bad responses are logged and skipped."""
+    ingest = Ingest(store, instance, core)
+    stream = JournalStream(handle)
+    shown = Progress(progress)
+    started = time.monotonic()
+    in_history = True
+    history_seconds = None
+    responses = bad = 0
+    commit_by = math.inf
+    try:
+        while not stop_requested():
+            now = time.monotonic()
+            if ingest.pending and now >= commit_by:
+                ingest.flush()
+                commit_by = math.inf
+            wait = WAKE_INTERVAL if math.isinf(commit_by) else max(commit_by - now, 0.0)
+            try:
+                payload = stream.next(wait)
+            except TimeoutError:
+                continue
+            if payload is None:
+                break
+            responses += 1
+            try:
+                response = core.decode_response(payload)
+            except MalformedResponse as exc:
+                bad += 1
+                log.warning("%s: %s", describe_response(responses), exc)
+                continue
+            if in_history:
+                if response.id == -1:
+                    in_history = False
+                    ingest.flush()
+                    history_seconds = time.monotonic() - started
+                    if once:
+                        break
+                    continue
+                ingest.history(response)
+                shown.tick(ingest)
+                if ingest.pending >= BATCH_EVENTS:
+                    ingest.flush()
+            else:
+                ingest.live(response)
+                if ingest.pending >= BATCH_EVENTS:
+                    ingest.flush()
+                elif ingest.pending and math.isinf(commit_by):
+                    commit_by = time.monotonic() + COMMIT_INTERVAL
+    except StoreError:
+        raise  # the write itself failed: nothing more can be written
+    except BaseException:
+        ingest.flush()  # what was taken before the failure is good: keep it
+        raise
+    ingest.flush()
+    if once and not stream.ended:
+        stream.cancel()
+    return IngestResult(
+        responses,
+        ingest.stored_events,
+        ingest.stored_jobs,
+        ingest.history_events,
+        history_seconds,
+        bad,
+        stream.ended,
+    )
+
+
+def format_summary(path: str, name: str, summary: Summary) -> str:
+    """One line on what the database holds for an instance: jobs per state, events."""
+    jobs = sum(count for _, count in summary.jobs_by_state)
+    states = ", ".join(f"{state} {count:,}" for state, count in summary.jobs_by_state)
+    return (
+        f"{path}, instance {name}: {jobs:,} jobs ({states or 'none'}); "
+        f"{summary.events:,} events"
+    )
+
+
+def command(args: Any, out: IO[str], err: IO[str]) -> int:
+    """``fluxjournal ingest``: open the source and the database, store, report."""
+    with opened_source(args) as source, SQLiteStore(args.db) as store:
+        name = args.instance or source.instance
+        instance = store.instance(name, source.description)
+        show = None
+        if not args.quiet and err.isatty():
+            show = lambda text: err.write(f"\r\x1b[K{text}")  # noqa: E731
+        started = time.monotonic()
+        with StopRequest() as stop:
+            result = run(
+                source.handle,
+                store,
+                instance,
+                once=args.once,
+                stop_requested=stop,
+                progress=show,
+                describe_response=source.describe_response,
+            )
+        if show is not None:
+            err.write("\r\x1b[K")
+        if not args.quiet:
+            elapsed = time.monotonic() - started
+            out.write(
+                f"stored {result.stored_events:,} new events of {result.stored_jobs:,} jobs "
+                f"from {source.description} in {elapsed:.2f} s"
+                f"{'' if not result.bad_responses else f'; {result.bad_responses} bad responses skipped'}\n"
+            )
+            out.write(format_summary(args.db, name, store.summary(instance)) + "\n")
+        if stop.signal is not None:
+            return stop.exit_status
+        return 1 if result.bad_responses else 0

@@ -1,0 +1,504 @@
+"""A job as flux-core's job-list module reports it, derived from its eventlog.
+
+:class:`JobRecord` follows job-list's rules (flux-core 0.88.0, ``src/modules/job-list``:
+the RFC 21 state machine as ``job_state.c`` applies it, jobspec and R parsed as
+``job_data.c`` does) and gives the fields in the names and forms ``flux jobs -a --json``
+prints (``flux.job.info.JobInfo``): state and result as names, ``status``, ``returncode``,
+the exception flattened into ``exception_*``. A field ``flux jobs`` leaves out is None.
+
+Two fields of ``flux jobs`` depend on the moment it runs and are not kept: ``runtime`` of
+a running job (None until the job leaves RUN) and ``t_remaining``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+from fluxjournal import _impl
+from fluxjournal.hostlist import decode_idset, encode_hostlist, encode_idset, expand_hostlist
+from fluxjournal.jsontext import compact_json
+
+# flux_job_state_t
+NEW, DEPEND, PRIORITY, SCHED, RUN, CLEANUP, INACTIVE = 1, 2, 4, 8, 16, 32, 64
+PENDING = DEPEND | PRIORITY | SCHED
+RUNNING = RUN | CLEANUP
+STATE_NAMES = {
+    NEW: "NEW",
+    DEPEND: "DEPEND",
+    PRIORITY: "PRIORITY",
+    SCHED: "SCHED",
+    RUN: "RUN",
+    CLEANUP: "CLEANUP",
+    INACTIVE: "INACTIVE",
+}
+
+# flux_job_result_t
+COMPLETED, FAILED, CANCELED, TIMEOUT = 1, 2, 4, 8
+RESULT_NAMES = {COMPLETED: "COMPLETED", FAILED: "FAILED", CANCELED: "CANCELED", TIMEOUT: "TIMEOUT"}
+
+#: ``flux jobs``' return code of a job canceled before it ran.
+CANCELED_RETURNCODE = -128
+
+#: The jobspec keys a ``jobspec-update`` event may change (RFC 21).
+_JOBSPEC_UPDATE_ROOTS = ("resources", "tasks", "attributes")
+
+#: Where a row of ``Response.rows()`` keeps timestamp, name and context (from its end).
+_TIMESTAMP, _NAME, _CONTEXT = -3, -2, -1
+
+
+class JobRecord:
+    """One job's job-list state, brought up to date one eventlog entry at a time."""
+
+    __slots__ = (
+        "id",
+        "userid",
+        "urgency",
+        "priority",
+        "state",
+        "states_mask",
+        "states_events_mask",
+        "t_submit",
+        "t_depend",
+        "t_priority",
+        "t_sched",
+        "t_run",
+        "t_cleanup",
+        "t_inactive",
+        "submit_version",
+        "ntasks",
+        "ncores",
+        "nnodes",
+        "duration",
+        "expiration",
+        "waitstatus",
+        "success",
+        "result",
+        "exception_occurred",
+        "exception_severity",
+        "exception_type",
+        "exception_note",
+        "name",
+        "cwd",
+        "queue",
+        "project",
+        "bank",
+        "ranks",
+        "nodelist",
+        "tasks_per_node",
+        "tasks_per_core",
+        "dependencies",
+        "jobspec_text",
+        "R_text",
+        "jobspec",
+        "R",
+    )
+
+    def __init__(self, jobid: int) -> None:
+        self.id = jobid
+        self.userid: int | None = None
+        self.urgency: int | None = None
+        self.priority = 0
+        self.state = NEW
+        self.states_mask = NEW
+        self.states_events_mask = NEW
+        self.t_submit = self.t_depend = self.t_priority = self.t_sched = 0.0
+        self.t_run = self.t_cleanup = self.t_inactive = 0.0
+        self.submit_version = -1
+        self.ntasks = self.ncores = self.nnodes = -1
+        self.duration = -1.0
+        self.expiration = -1.0
+        self.waitstatus = -1
+        self.success = False
+        self.result = FAILED
+        self.exception_occurred = False
+        self.exception_severity: int | None = None
+        self.exception_type: str | None = None
+        self.exception_note: str | None = None
+        self.name: str | None = None
+        self.cwd: str | None = None
+        self.queue: str | None = None
+        self.project: str | None = None
+        self.bank: str | None = None
+        self.ranks: str | None = None
+        self.nodelist: str | None = None
+        self.tasks_per_node = 0
+        self.tasks_per_core = 0
+        self.dependencies: list[str] | None = None
+        self.jobspec_text: str | None = None
+        self.R_text: str | None = None
+        self.jobspec: dict | None = None
+        self.R: dict | None = None
+
+    @property
+    def inactive(self) -> bool:
+        """True once the job is over: no more events will come."""
+        return self.state == INACTIVE
+
+    # -- taking events -----------------------------------------------------------------
+
+    def apply(self, rows: list[tuple], jobspec_text: str | None, R_text: str | None) -> None:
+        """Take entries (rows of ``Response.rows()``) and the response's jobspec and R."""
+        if jobspec_text is not None and self.jobspec_text is None:
+            self.jobspec_text = jobspec_text
+        if R_text is not None and self.R_text is None:
+            self.R_text = R_text
+        handlers = _HANDLERS
+        for row in rows:
+            handler = handlers.get(row[_NAME])
+            if handler is not None:
+                handler(self, row[_TIMESTAMP], row[_CONTEXT])
+
+    def _context(self, text: str) -> dict:
+        value = _impl.loads(text)
+        return value if isinstance(value, dict) else {}
+
+    def _on_submit(self, t: float, text: str) -> None:
+        context = self._context(text)
+        self.userid = context.get("userid")
+        self.urgency = context.get("urgency")
+        self.submit_version = context.get("version", -1)
+        self.t_submit = t
+
+    def _on_validate(self, t: float, text: str) -> None:
+        self._transition(DEPEND, t)
+
+    def _on_depend(self, t: float, text: str) -> None:
+        self._transition(PRIORITY, t)
+
+    def _on_priority(self, t: float, text: str) -> None:
+        self.priority = self._context(text).get("priority", self.priority)
+        if self.state == PRIORITY:
+            self._transition(SCHED, t, conditional=True)
+
+    def _on_alloc(self, t: float, text: str) -> None:
+        self._transition(RUN, t)
+
+    def _on_finish(self, t: float, text: str) -> None:
+        self.waitstatus = self._context(text).get("status", -1)
+        if self.waitstatus == 0 and not (self.exception_occurred and self.exception_severity == 0):
+            self.success = True
+        self._transition(CLEANUP, t)
+
+    def _on_clean(self, t: float, text: str) -> None:
+        self._transition(INACTIVE, t)
+
+    def _on_urgency(self, t: float, text: str) -> None:
+        self.urgency = self._context(text).get("urgency", self.urgency)
+        self._revert(t)
+
+    def _on_exception(self, t: float, text: str) -> None:
+        context = self._context(text)
+        severity = context.get("severity", 0)
+        if not self.exception_occurred or severity < self.exception_severity:
+            self.exception_occurred = True
+            self.exception_severity = severity
+            self.exception_type = context.get("type")
+            self.exception_note = context.get("note")
+        if severity == 0:
+            self._transition(CLEANUP, t)
+
+    def _on_jobspec_update(self, t: float, text: str) -> None:
+        jobspec = self._jobspec()
+        if jobspec is not None:
+            for path, value in self._context(text).items():
+                if path.split(".", 1)[0] in _JOBSPEC_UPDATE_ROOTS:
+                    _set_path(jobspec, path, copy.deepcopy(value))
+            self.jobspec_text = compact_json(jobspec)
+            self._parse_jobspec()
+        self._revert(t)
+
+    def _on_resource_update(self, t: float, text: str) -> None:
+        R = self._R()
+        if R is not None:
+            context = self._context(text)
+            if "expiration" in context:
+                _set_path(R, "execution.expiration", context["expiration"])
+                self.R_text = compact_json(R)
+            self._parse_R()
+
+    def _on_dependency_add(self, t: float, text: str) -> None:
+        description = self._context(text).get("description")
+        if self.dependencies is None:
+            self.dependencies = []
+        if description not in self.dependencies:
+            self.dependencies.append(description)
+
+    def _on_dependency_remove(self, t: float, text: str) -> None:
+        description = self._context(text).get("description")
+        if self.dependencies and description in self.dependencies:
+            self.dependencies.remove(description)
+
+    def _on_flux_restart(self, t: float, text: str) -> None:
+        self._revert(t)
+
+    # -- the state machine, as job_state.c runs it -------------------------------------
+
+    def _transition(self, state: int, t: float, conditional: bool = False) -> None:
+        if not conditional and state & self.states_events_mask and state not in (PRIORITY, SCHED):
+            return  # a state is entered once, but for the two a job may go back to
+        self.states_events_mask |= state
+        if state == DEPEND:
+            self._parse_jobspec()
+        elif state == RUN:
+            self._parse_R()
+        elif state == INACTIVE:
+            if self.success:
+                self.result = COMPLETED
+            elif self.exception_occurred:
+                if self.exception_type == "cancel":
+                    self.result = CANCELED
+                elif self.exception_type == "timeout":
+                    self.result = TIMEOUT
+        self._enter(state, t)
+
+    def _revert(self, t: float) -> None:
+        """Back from SCHED to PRIORITY (urgency, jobspec-update, flux-restart)."""
+        if self.state != SCHED:
+            return
+        self.states_events_mask |= PRIORITY
+        self.states_mask &= ~(SCHED | PRIORITY)
+        self._enter(PRIORITY, t)
+
+    def _enter(self, state: int, t: float) -> None:
+        self.state = state
+        if state == DEPEND:
+            self.t_depend = t
+        elif state == PRIORITY:
+            if self.t_priority == 0.0:
+                self.t_priority = t
+        elif state == SCHED:
+            if self.t_sched == 0.0:
+                self.t_sched = t
+        elif state == RUN:
+            self.t_run = t
+        elif state == CLEANUP:
+            self.t_cleanup = t
+        elif state == INACTIVE:
+            self.t_inactive = t
+        self.states_mask |= state
+
+    # -- jobspec and R, as job_data.c reads them ---------------------------------------
+
+    def _jobspec(self) -> dict | None:
+        if self.jobspec is None and self.jobspec_text is not None:
+            value = _impl.loads(self.jobspec_text)
+            self.jobspec = value if isinstance(value, dict) else None
+        return self.jobspec
+
+    def _R(self) -> dict | None:
+        if self.R is None and self.R_text is not None:
+            value = _impl.loads(self.R_text)
+            self.R = value if isinstance(value, dict) else None
+        return self.R
+
+    def _parse_jobspec(self) -> None:
+        jobspec = self._jobspec()
+        if jobspec is None:
+            return
+        try:
+            system = jobspec.get("attributes", {}).get("system", {})
+            job = system.get("job")
+            self.name = job.get("name") if isinstance(job, dict) else None
+            if self.name is None:
+                self.name = _command_name(jobspec["tasks"][0]["command"][0])
+            self.cwd = system.get("cwd")
+            self.queue = system.get("queue")
+            self.duration = float(system["duration"])
+            self.project = system.get("project", self.project)
+            self.bank = system.get("bank", self.bank)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+            return
+        try:
+            counts = _resource_counts(jobspec["resources"])
+        except (KeyError, TypeError, AttributeError):
+            return
+        nnodes, nslots, slot_size, exclusive = counts
+        if nslots <= 0 or slot_size <= 0:
+            return
+        if nnodes:
+            nslots *= nnodes
+        self.nnodes = nnodes if nnodes else -1
+        self._count_tasks(jobspec, system, nnodes, nslots, slot_size)
+        self.ncores = -1 if nnodes and exclusive else nslots * slot_size
+
+    def _count_tasks(
+        self, jobspec: dict, system: dict, nnodes: int, nslots: int, slot_size: int
+    ) -> None:
+        options = system.get("shell", {}).get("options", {})
+        per_resource = options.get("per-resource") if isinstance(options, dict) else None
+        if isinstance(per_resource, dict):
+            count = per_resource.get("count", 1)
+            if per_resource.get("type") == "node":
+                if nnodes:
+                    self.ntasks = nnodes * count
+                else:
+                    self.tasks_per_node = count
+                    self.ntasks = -1
+                return
+            if per_resource.get("type") == "core":
+                if not nnodes:
+                    self.ntasks = nslots * slot_size * count
+                else:
+                    self.tasks_per_core = count
+                    self.ntasks = -1
+                return
+        try:
+            self.ntasks = int(jobspec["tasks"][0]["count"]["total"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            self.ntasks = nslots
+
+    def _parse_R(self) -> None:
+        R = self._R()
+        if R is None:
+            return
+        try:
+            execution = R["execution"]
+            expiration = execution.get("expiration", -1.0)
+            self.expiration = float(expiration) if expiration > 0 else 0.0
+            cores: dict[int, set[int]] = {}
+            for entry in execution["R_lite"]:
+                ids = decode_idset(entry.get("children", {}).get("core", ""))
+                for rank in decode_idset(entry["rank"]):
+                    cores.setdefault(rank, set()).update(ids)
+            hosts: list[str] = []
+            for hostlist in execution.get("nodelist", []):
+                hosts += expand_hostlist(hostlist)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            return
+        ranks = sorted(cores)
+        self.nnodes = len(ranks)
+        if self.tasks_per_node:
+            self.ntasks = self.nnodes * self.tasks_per_node
+        self.ranks = encode_idset(ranks)
+        self.nodelist = encode_hostlist(hosts[: len(ranks)])
+        self.ncores = sum(len(ids) for ids in cores.values())
+        if self.tasks_per_core:
+            self.ntasks = self.ncores * self.tasks_per_core
+
+    # -- what flux jobs -a --json says --------------------------------------------------
+
+    def fields(self) -> tuple:
+        """The values of :data:`fluxjournal.schema.JOB_FIELDS`, in that order."""
+        mask = self.states_mask
+        over = bool(mask & INACTIVE)
+        ran = bool(mask & RUN)
+        state_name = STATE_NAMES[self.state]
+        result = RESULT_NAMES[self.result] if over else None
+        status = state_name if self.state & (PENDING | RUNNING) else result
+        runtime = None
+        if self.t_cleanup > 0 and self.t_run > 0:
+            runtime = self.t_cleanup - self.t_run or None
+        t_depend: float | None = None
+        if self.submit_version < 1:
+            t_depend = self.t_submit or None
+        elif mask & DEPEND:
+            t_depend = self.t_depend or None
+        return (
+            self.userid,
+            self.urgency,
+            self.priority if mask & SCHED else None,
+            state_name,
+            status,
+            result,
+            self.success if over else None,
+            self.waitstatus if self.waitstatus >= 0 else None,
+            self._returncode(over),
+            self.exception_occurred if over else False,
+            self.exception_type if over and self.exception_occurred else None,
+            self.exception_severity if over and self.exception_occurred else None,
+            self.exception_note if over and self.exception_occurred else None,
+            self.t_submit or None,
+            t_depend,
+            self.t_priority or None,
+            self.t_sched or None,
+            (self.t_run or None) if ran else None,
+            (self.t_cleanup or None) if mask & CLEANUP else None,
+            (self.t_inactive or None) if over else None,
+            runtime,
+            self.duration if self.duration >= 0 else None,
+            (self.expiration or None) if ran and self.expiration >= 0 else None,
+            self.ntasks if self.ntasks >= 0 else None,
+            self.ncores if self.ncores >= 0 else None,
+            self.nnodes if self.nnodes >= 0 else None,
+            self.ranks if ran else None,
+            self.nodelist if ran else None,
+            self.name or None,
+            self.cwd or None,
+            self.queue or None,
+            self.project or None,
+            self.bank or None,
+            compact_json(self.dependencies) if self.dependencies is not None else "[]",
+            self.jobspec_text,
+            self.R_text,
+        )
+
+    def _returncode(self, over: bool) -> int | None:
+        if self.waitstatus >= 0:
+            status = self.waitstatus
+            if os.WIFSIGNALED(status):
+                return -os.WTERMSIG(status)
+            if os.WIFEXITED(status):
+                return os.WEXITSTATUS(status)
+            return None
+        if not over:
+            return None
+        if self.result == CANCELED:
+            return CANCELED_RETURNCODE
+        return 1 if self.result == FAILED else None
+
+
+_HANDLERS = {
+    "submit": JobRecord._on_submit,
+    "validate": JobRecord._on_validate,
+    "depend": JobRecord._on_depend,
+    "priority": JobRecord._on_priority,
+    "alloc": JobRecord._on_alloc,
+    "finish": JobRecord._on_finish,
+    "clean": JobRecord._on_clean,
+    "urgency": JobRecord._on_urgency,
+    "exception": JobRecord._on_exception,
+    "jobspec-update": JobRecord._on_jobspec_update,
+    "resource-update": JobRecord._on_resource_update,
+    "dependency-add": JobRecord._on_dependency_add,
+    "dependency-remove": JobRecord._on_dependency_remove,
+    "flux-restart": JobRecord._on_flux_restart,
+}
+
+
+def _command_name(arg0: str) -> str:
+    """The job name job-list gives a job without one: the command's last path part."""
+    slash = arg0.rfind("/")
+    return arg0 if slash < 0 or slash == len(arg0) - 1 else arg0[slash + 1 :]
+
+
+def _resource_counts(resources: list) -> tuple[int, int, int, bool]:
+    """(nodes, slots, cores per slot, exclusive) of a jobspec's resources, as job-list's
+    jj_get_counts reads them."""
+    found = {"nnodes": 0, "nslots": 0, "slot_size": 0, "exclusive": False}
+    pending = [(entry, 1) for entry in resources]
+    while pending:
+        entry, factor = pending.pop(0)
+        count = entry["count"]
+        kind = entry["type"]
+        if kind == "node":
+            found["nnodes"] = factor * count
+            if entry.get("exclusive"):
+                found["exclusive"] = True
+        elif kind == "slot":
+            found["nslots"] = count
+        elif kind == "core":
+            found["slot_size"] = count
+        pending.extend((child, factor * count) for child in entry.get("with", ()))
+    return found["nnodes"], found["nslots"], found["slot_size"], found["exclusive"]
+
+
+def _set_path(target: dict, path: str, value: Any) -> None:
+    """``target[a][b][c] = value`` for the path ``a.b.c``, making the levels it lacks."""
+    keys = path.split(".")
+    for key in keys[:-1]:
+        if not isinstance(target.get(key), dict):
+            target[key] = {}
+        target = target[key]
+    target[keys[-1]] = value

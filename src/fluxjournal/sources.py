@@ -1,0 +1,198 @@
+"""Where a command's journal comes from: a Flux instance, a simulation, or a recording.
+
+- a Flux instance: ``--uri URI`` or ``$FLUX_URI``, through flux-core's Python bindings
+  (importable already, or found through ``flux env``);
+- ``--simulate [JOBS]``: :class:`fluxjournal.testing.SimulatedFlux`;
+- ``--replay FILE``: recorded payloads, one per line; the file's end ends the stream.
+
+``--record FILE`` writes the job journal's payloads of any of them to FILE, in the same
+format. A source that cannot be had raises :class:`SourceError` with one line that says
+what to do; a command never falls back to simulated data on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import IO, Any, Callable, NamedTuple
+
+from fluxjournal.payload import reader_for
+from fluxjournal.stream import JOB_JOURNAL_TOPIC
+
+_NO_INSTANCE_HINT = "point --uri or FLUX_URI at a running instance, or use --simulate"
+
+
+class SourceError(Exception):
+    """A journal source that cannot be opened, with what to do about it."""
+
+
+class Source(NamedTuple):
+    """An opened source: the handle to read, what to call it, and its nature."""
+
+    handle: Any
+    description: str
+    #: the name its jobs are stored under unless ``--instance`` says otherwise
+    instance: str
+    #: True for a Flux instance, whose live stream goes on for as long as it runs
+    live: bool
+    #: how to name the n-th response (1-based) in a message: a line of a replayed file
+    describe_response: Callable[[int], str]
+
+
+def _response_number(n: int) -> str:
+    return f"response {n}"
+
+
+def open_source(
+    *,
+    uri: str | None = None,
+    simulate: int | None = None,
+    replay: str | None = None,
+    seed: int = 0,
+    live: int = 0,
+    rate: float | None = None,
+    posted: int = 0,
+) -> Source:
+    """Open the source the options name; a Flux instance when none is named."""
+    if replay is not None:
+        return _open_replay(replay)
+    if simulate is not None:
+        return _open_simulation(simulate, seed, live, rate, posted)
+    return _open_instance(uri)
+
+
+def _open_replay(path: str) -> Source:
+    from fluxjournal.testing import ReplayFlux
+
+    try:
+        handle = ReplayFlux.from_file(path, ends=True)
+    except OSError as exc:
+        raise SourceError(f"cannot read replay file {path}: {exc.strerror}") from None
+    lines = handle.line_numbers
+
+    def line_of(n: int) -> str:
+        line = lines[n - 1] if 0 < n <= len(lines) else n
+        return f"{path}, line {line}"
+
+    name = f"replay:{os.path.abspath(path)}"
+    return Source(handle, f"replay of {path}", name, False, line_of)
+
+
+def _open_simulation(
+    jobs: int, seed: int, live: int, rate: float | None, posted: int
+) -> Source:
+    from fluxjournal.testing import SimulatedFlux
+
+    handle = SimulatedFlux(jobs=jobs, seed=seed, live=live, rate=rate, posted=posted)
+    described = f"simulated instance ({jobs} jobs, seed {seed}, {live} live events)"
+    return Source(handle, described, f"simulated:{seed}:{jobs}", False, _response_number)
+
+
+def _open_instance(uri: str | None) -> Source:
+    uri = uri or os.environ.get("FLUX_URI")
+    if not uri:
+        raise SourceError(f"no Flux instance: FLUX_URI is not set; {_NO_INSTANCE_HINT}")
+    from fluxjournal import fluxcore
+
+    if not fluxcore.find_bindings():
+        raise SourceError(
+            "flux-core's Python bindings do not import: install them (flux-python), run "
+            "under `flux env`, or use --simulate or --replay"
+        )
+    import flux
+
+    try:
+        handle = flux.Flux(uri)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SourceError(f"cannot reach the Flux instance at {uri}: {reason}; "
+                          f"{_NO_INSTANCE_HINT}") from None
+    return Source(handle, f"Flux instance {uri}", instance_name(handle, uri), True,
+                  _response_number)
+
+
+def instance_name(handle: Any, uri: str) -> str:
+    """A name for a Flux instance that survives its restarts."""
+    # placeholder until the identity question is settled below
+    return uri
+
+
+@contextlib.contextmanager
+def opened_source(args: Any) -> Iterator[Source]:
+    """The source the command line names (``--uri``, ``--simulate``, ``--replay``), its
+    journal also written to ``--record FILE`` when given."""
+    source = open_source(
+        uri=args.uri,
+        simulate=args.simulate,
+        replay=args.replay,
+        seed=args.seed,
+        live=args.live,
+        rate=args.rate,
+        posted=args.posted,
+    )
+    if args.record is None:
+        yield source
+        return
+    try:
+        out = open(args.record, "wb")  # noqa: SIM115 - closed below, after the command
+    except OSError as exc:
+        raise SourceError(f"cannot write record file {args.record}: {exc.strerror}") from None
+    with out:
+        yield source._replace(handle=RecordingFlux(source.handle, out))
+
+
+class RecordingFlux:
+    """A handle that writes every job journal payload it receives to ``out``, one a line."""
+
+    def __init__(self, handle: Any, out: IO[bytes]) -> None:
+        self._handle = handle
+        self._out = out
+
+    def rpc(self, topic: str, *args: Any, **kwargs: Any) -> Any:
+        future = self._handle.rpc(topic, *args, **kwargs)
+        if topic != JOB_JOURNAL_TOPIC:
+            return future
+        return RecordingFuture(future, self._out)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
+class RecordingFuture:
+    """A journal future whose payloads are written out as they are taken."""
+
+    def __init__(self, future: Any, out: IO[bytes]) -> None:
+        self._future = future
+        self._reader = reader_for(future)
+        self._out = out
+        self._payload: bytes | None = None
+        self.pimpl = future.pimpl
+
+    def is_ready(self) -> bool:
+        return self._payload is not None or bool(self._reader.ready())
+
+    def wait_for(self, timeout: float = -1.0) -> RecordingFuture:
+        if self._payload is None:
+            self._reader.wait(timeout)
+        return self
+
+    def get_bytes(self) -> bytes:
+        if self._payload is None:
+            self._payload = self._reader.take() or b""
+            self._out.write(self._payload + b"\n")
+        return self._payload
+
+    def get_str(self) -> str:
+        return self.get_bytes().decode("utf-8", "surrogatepass")
+
+    def reset(self) -> None:
+        self._payload = None
+        self._reader.reset()
+
+    def then(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> RecordingFuture:
+        self._future.then(lambda _f, *a, **k: callback(self, *a, **k), *args, **kwargs)
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._future, name)

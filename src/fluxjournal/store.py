@@ -1,0 +1,191 @@
+"""The SQLite store of ``fluxjournal ingest``: opening, checking and writing a database.
+
+Every write is one transaction holding event rows, the job rows they change and so the
+restart cursor (``jobs.nevents``): after any stop, the database holds whole batches only.
+The SQL itself is in :mod:`fluxjournal.schema`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from fluxjournal import schema
+
+#: How long a write waits for another process's write lock before it gives up.
+LOCK_TIMEOUT = 10.0
+
+
+class StoreError(Exception):
+    """A database that cannot be used: one line that says which and why."""
+
+
+class JobCursor(NamedTuple):
+    """What the store holds of one job: how many eventlog entries, whether it is over,
+    and its submit time."""
+
+    nevents: int
+    inactive: bool
+    t_submit: float | None
+
+
+class Summary(NamedTuple):
+    """What one instance's part of the database holds."""
+
+    events: int
+    jobs_by_state: list[tuple[str, int]]
+    events_by_name: list[tuple[str, int]]
+
+
+class SQLiteStore:
+    """One SQLite database file, created with the schema when it does not exist."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise StoreError(f"cannot create database {self.path}: no directory {directory}")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        try:
+            for pragma in schema.SQLITE_PRAGMAS:
+                self.db.execute(pragma)
+            self._check_or_create()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise StoreError(self._explain(exc)) from None
+        except StoreError:
+            self.db.close()
+            raise
+
+    def _explain(self, exc: sqlite3.Error) -> str:
+        text = str(exc)
+        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
+            return f"{self.path} is not an SQLite database (or it is corrupt)"
+        if "locked" in text or "busy" in text:
+            return f"database {self.path} is locked by another process (waited {LOCK_TIMEOUT:g} s)"
+        if "readonly" in text or "unable to open" in text:
+            return f"cannot write database {self.path}: {text}"
+        return f"database {self.path}: {text}"
+
+    def _check_or_create(self) -> None:
+        if self.db.execute(schema.SCHEMA_EXISTS).fetchone() is None:
+            self.db.execute(schema.BEGIN_WRITE)
+            try:
+                # another process may have made it while this one waited for the lock
+                if self.db.execute(schema.SCHEMA_EXISTS).fetchone() is None:
+                    for statement in schema.sqlite_schema():
+                        self.db.execute(statement)
+                self.db.execute(schema.COMMIT)
+            except BaseException:
+                self.db.execute(schema.ROLLBACK)
+                raise
+        row = self.db.execute(schema.SCHEMA_VERSION_OF).fetchone()
+        version = int(row[0]) if row is not None else 0
+        if version > schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, made by a newer "
+                f"fluxjournal; this one knows version {schema.SCHEMA_VERSION}: upgrade fluxjournal"
+            )
+        if version < schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}; this fluxjournal "
+                f"writes version {schema.SCHEMA_VERSION}"
+            )
+
+    def instance(self, name: str, source: str) -> int:
+        """The number of the instance stored under ``name``, added if it is new."""
+        now = time.time()
+        try:
+            self.db.execute(schema.BEGIN_WRITE)
+            try:
+                row = self.db.execute(schema.INSTANCE_BY_NAME, (name,)).fetchone()
+                if row is None:
+                    number = self.db.execute(
+                        schema.INSERT_INSTANCE, (name, source, now, now)
+                    ).lastrowid
+                else:
+                    number = row[0]
+                    self.db.execute(schema.TOUCH_INSTANCE, (source, now, number))
+                self.db.execute(schema.COMMIT)
+            except BaseException:
+                self.db.execute(schema.ROLLBACK)
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+        return int(number)
+
+    def job_cursors(self, instance: int) -> dict[int, JobCursor]:
+        """Every stored job of ``instance``: what a restart needs to know of it."""
+        try:
+            rows = self.db.execute(schema.JOB_CURSORS, (instance,)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+        return {jobid: JobCursor(n, bool(done), t) for jobid, n, done, t in rows}
+
+    def active_event_keys(self, instance: int) -> dict[int, set]:
+        """The (timestamp, name) of each stored entry of the jobs stored as not over."""
+        keys: dict[int, set] = {}
+        try:
+            for jobid, timestamp, name in self.db.execute(schema.ACTIVE_EVENT_KEYS, (instance,)):
+                keys.setdefault(jobid, set()).add((timestamp, name))
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+        return keys
+
+    def event_keys(self, instance: int, jobid: int) -> set:
+        """The (timestamp, name) of each stored entry of one job."""
+        try:
+            return set(self.db.execute(schema.EVENT_KEYS, (instance, jobid)).fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+
+    def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
+        """Store event rows and job rows in one transaction."""
+        try:
+            self.db.execute(schema.BEGIN_WRITE)
+            try:
+                if events:
+                    self.db.executemany(schema.INSERT_EVENTS, events)
+                if jobs:
+                    self.db.executemany(schema.UPSERT_JOBS, jobs)
+                self.db.execute(schema.COMMIT)
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute(schema.ROLLBACK)
+                raise
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(
+                f"database {self.path}: {exc}: another process is writing the same instance"
+            ) from None
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+
+    def summary(self, instance: int) -> Summary:
+        """How many events, jobs per state and events per name ``instance`` has here."""
+        try:
+            (events,) = self.db.execute(schema.COUNT_EVENTS, (instance,)).fetchone()
+            states = self.db.execute(schema.COUNT_JOBS_BY_STATE, (instance,)).fetchall()
+            names = self.db.execute(schema.COUNT_EVENTS_BY_NAME, (instance,)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+        return Summary(events, [tuple(r) for r in states], [tuple(r) for r in names])
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of a read-only query (for tests and reports)."""
+        return self.db.execute(sql, parameters).fetchall()
+
+    def close(self) -> None:
+        """Close the connection; everything written is already committed."""
+        self.db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
