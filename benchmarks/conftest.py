@@ -305,8 +305,131 @@ def run_case(config: Config, request: pytest.FixtureRequest) -> Runner:
     return Runner(config, request)
 
 
+# -- the ingest group ------------------------------------------------------------------
+
+_ingest_results: dict[str, dict[str, bench.IngestMeasurement]] = {}
+
+
+@pytest.fixture(scope="session")
+def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the ingest group's databases go: beside the payload files, on the same disk."""
+    return tmp_path_factory.mktemp("databases")
+
+
+class IngestRunner:
+    """Runs one row of the ingest group under pytest-benchmark.
+
+    Each round gets a new database (:func:`fluxjournal.bench.prepare`, untimed), which is
+    checked and removed after it. Returns the closed :class:`bench.PreparedIngest` of every
+    round (empty for the drain), for the test to check what was written. Peak memory comes
+    from a fresh child (``--bench-memory``), the ratios are printed at the end of the run.
+    """
+
+    def __init__(self, config: Config, db_dir: Path, request: pytest.FixtureRequest) -> None:
+        self.config = config
+        self.db_dir = db_dir
+        self.request = request
+
+    def __call__(self, benchmark: Any, row: bench.IngestRow, data: PayloadSet) -> list:
+        case = row.case
+        done: list[bench.PreparedIngest] = []
+        pending: list[bench.PreparedIngest] = []
+
+        def finish() -> None:
+            for prepared in pending:
+                prepared.close()
+            done.extend(pending)
+            pending.clear()
+
+        def setup() -> tuple[tuple[bench.Prepared], dict]:
+            finish()
+            prepared = bench.prepare(case, data.payloads, data.events, None, self.db_dir)
+            if isinstance(prepared, bench.PreparedIngest):
+                pending.append(prepared)
+            gc.collect()
+            return (prepared,), {}
+
+        try:
+            result = benchmark.pedantic(
+                lambda prepared: prepared(), setup=setup, rounds=self.config.rounds
+            )
+        finally:
+            finish()
+        expected = row.expected(data.events)
+        what = "wrote" if row.writes else "delivered"
+        assert result == expected, f"{row.name} {what} {result} rows, expected {expected}"
+        info = benchmark.extra_info
+        info.update(
+            row=row.name,
+            implementation=case.impl,
+            mode=case.mode,
+            events=data.events,
+            payload_mb=round(data.megabytes, 2),
+        )
+        if row.writes:
+            info["rows_written"] = result
+        peak = None
+        if self.config.memory:
+            m = memory_of_ingest(case, data, self.db_dir)
+            peak = m.peak_mb
+            info["peak_rss_growth_mb"] = round(peak, 2)
+            info["memory_method"] = m.memory_method
+            _memory_rows.append(
+                (self.request.node.nodeid.split("::")[-1], case.mode, data.events, peak, data.name)
+            )
+        stats = getattr(benchmark, "stats", None)
+        if stats is not None and stats.stats.min > 0:
+            info["events_per_s"] = round(data.events / stats.stats.min)
+            measurement = bench.Measurement(
+                case=case,
+                events=data.events,
+                seconds=stats.stats.min,
+                times=list(stats.stats.data),
+                peak_mb=peak,  # type: ignore[arg-type]
+                memory_method=info.get("memory_method", "-"),
+                delivered=result,
+            )
+            jobs = self.config.jobs
+            _ingest_results.setdefault(data.name, {})[row.name] = bench.IngestMeasurement(
+                jobs, row, measurement
+            )
+        return done
+
+
+def memory_of_ingest(case: bench.Case, data: PayloadSet, directory: Path) -> bench.Measurement:
+    """Peak RSS growth of an ingest-group row in a fresh child (one run, cached)."""
+    key = (case, data.name, "ingest")
+    if key not in _memory_cache:
+        _memory_cache[key] = bench.measure(
+            case, data.file, data.events, repeat=1, directory=directory
+        )
+    return _memory_cache[key]
+
+
+@pytest.fixture
+def run_ingest(config: Config, db_dir: Path, request: pytest.FixtureRequest) -> IngestRunner:
+    """``run_ingest(benchmark, row, payload_set)``: time an ingest-group row, check it."""
+    return IngestRunner(config, db_dir, request)
+
+
+def _ingest_summary(tr: Any) -> None:
+    """The ingest group's ratios against their targets (reported, never asserted)."""
+    if not _ingest_results:
+        return
+    tr.section("fluxjournal: ingest ratios (best times; targets are reported, not asserted)")
+    for name, rows in _ingest_results.items():
+        order = [row.name for row in bench.ingest_rows()]
+        measured = sorted(
+            rows.values(), key=lambda r: order.index(r.row.name) if r.row.name in order else 99
+        )
+        tr.write_line(f"payloads {name}:")
+        for line in bench.format_ingest_ratios(bench.ingest_ratios(measured)).splitlines():
+            tr.write_line(line)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Memory figures beside the times: peak RSS growth of each case in a fresh child."""
+    _ingest_summary(terminalreporter)
     if not _memory_rows:
         return
     tr = terminalreporter

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fluxjournal import JournalConsumer
 from fluxjournal.testing import (
     FLUX_REACTOR_NOWAIT,
     FLUX_REACTOR_ONCE,
@@ -70,7 +71,10 @@ def cancel(handle, future, topic=JOB_TOPIC) -> None:
     handle.rpc(f"{topic}-cancel", {"matchtag": future.pimpl.get_matchtag()}, 0, FLUX_RPC_NORESPONSE)
 
 
-def assert_enodata(future) -> None:
+def assert_enodata(future, within: float = -1.0) -> None:
+    """The stream has ended; with ``within`` >= 0, it must within that many seconds."""
+    if within >= 0:
+        future.wait_for(within)  # a TimeoutError rather than a hang when it does not end
     for read in (future.get, future.get_str, future.get_bytes):
         with pytest.raises(OSError) as info:
             read()
@@ -172,6 +176,104 @@ def test_replay_wants_an_iterable_of_payloads():
         ReplayFlux('{"id":-1,"events":[]}')
     with pytest.raises(TypeError):
         ReplayFlux([{"id": -1}])
+
+
+def test_replay_that_ends_closes_the_stream_after_the_last_payload():
+    for topic in (JOB_TOPIC, RESOURCE_TOPIC):
+        handle = ReplayFlux.from_file(FULL_LIVE, ends=True)
+        future = stream(handle, None, topic)
+        assert ready(future) == lines_of(FULL_LIVE)
+        assert_enodata(future, within=5)  # no cancel needed
+        future.reset()
+        with pytest.raises(TimeoutError):
+            future.wait_for(0.01)  # as after a cancel: nothing follows the end
+
+
+def test_replay_that_ends_still_honours_a_cancel_and_the_reactor_returns():
+    handle = ReplayFlux([SENTINEL, b'{"id":1,"events":[]}'], ends=True)
+    cancelled = stream(handle)
+    cancel(handle, cancelled)
+    assert ready(cancelled) == [SENTINEL, b'{"id":1,"events":[]}']
+    assert_enodata(cancelled)
+    seen = []
+
+    def on_response(f):
+        try:
+            seen.append(f.get_bytes())
+        except OSError as exc:
+            seen.append(exc.errno)  # no reset: it would re-arm the timeout
+            if exc.errno == errno.ETIMEDOUT:  # the stream did not end: end it, not to hang
+                cancel(handle, f)
+        else:
+            f.reset()
+
+    stream(handle).then(on_response, timeout=5)
+    assert handle.reactor_run() == 0  # the stream ended by itself: no stop() needed
+    assert seen == [SENTINEL, b'{"id":1,"events":[]}', errno.ENODATA]
+
+
+def test_replay_of_an_empty_capture_that_ends_is_enodata_at_once(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"\n\n")
+    handle = ReplayFlux.from_file(path, ends=True)
+    assert handle.line_numbers == ()
+    assert_enodata(stream(handle), within=5)
+    consumer = JournalConsumer(handle).start()
+    assert consumer.poll(timeout=5) is None
+    with pytest.raises(TimeoutError):
+        stream(ReplayFlux.from_file(path)).wait_for(0)  # without ends: open, silent
+
+
+def capture_without_sentinel(tmp_path: Path) -> tuple[Path, list[bytes]]:
+    """FULL_LIVE less its sentinel, with blank lines in it: the file and its lines."""
+    lines = [line for line in lines_of(FULL_LIVE) if line != SENTINEL]
+    spaced = [lines[0], b"", *lines[1:5], b"", b"", *lines[5:], b""]
+    path = tmp_path / "no-sentinel.jsonl"
+    path.write_bytes(b"\n".join(spaced))
+    return path, spaced
+
+
+def test_journal_consumer_stops_at_the_end_of_a_replay_that_ends(tmp_path):
+    path, _ = capture_without_sentinel(tmp_path)
+    payloads = [json.loads(line) for line in lines_of(FULL_LIVE) if line != SENTINEL]
+    entries = [(p["id"], e) for p in payloads for e in p["events"]]
+    history = sorted(entries, key=lambda item: item[1]["timestamp"])  # all of it is history
+    consumer = JournalConsumer(ReplayFlux.from_file(path, ends=True)).start()
+    events = []
+    while (event := consumer.poll(timeout=5)) is not None:
+        events.append(event)
+    assert as_tuples(events) == [(j, e["name"], e["timestamp"]) for j, e in history]
+    assert consumer.poll(timeout=5) is None
+
+
+def test_journal_consumer_waits_at_the_end_of_a_replay_that_does_not_end(tmp_path):
+    path, _ = capture_without_sentinel(tmp_path)
+    handle = ReplayFlux.from_file(path)
+    consumer = JournalConsumer(handle).start()
+    with pytest.raises(TimeoutError):
+        consumer.poll(timeout=0.05)  # the history is never complete: the stream is open
+    consumer.stop()
+    assert consumer.poll(timeout=5) is not None  # the history, cut short by the cancel
+
+
+def test_replay_line_numbers_name_the_line_of_each_served_payload(tmp_path):
+    path, spaced = capture_without_sentinel(tmp_path)
+    for handle in (ReplayFlux.from_file(path), ReplayFlux.from_file(path, JOB_TOPIC)):
+        served = ready(stream(handle))
+        assert len(handle.line_numbers) == len(served) == len(spaced) - 4
+        assert [spaced[n - 1] for n in handle.line_numbers] == served
+        assert handle.line_numbers[:7] == (1, 3, 4, 5, 6, 9, 10)
+    resource = ReplayFlux.from_file(path, RESOURCE_TOPIC)
+    assert resource.line_numbers == ReplayFlux.from_file(path).line_numbers
+    assert ReplayFlux.from_file(FULL_LIVE).line_numbers == tuple(range(1, 126))
+
+
+def test_replay_line_numbers_of_payloads_given_directly():
+    assert ReplayFlux(["a", "", "b\n", b"\r\n", b"c"]).line_numbers == (1, 3, 5)
+    mapping = {RESOURCE_TOPIC: ["", "r"], JOB_TOPIC: ["j", "", "", "k"]}
+    assert ReplayFlux(mapping).line_numbers == (1, 4)  # the job journal's
+    assert ReplayFlux({RESOURCE_TOPIC: ["", "r"]}).line_numbers == (2,)
+    assert ReplayFlux({}).line_numbers == ()
 
 
 # -- requests the services refuse ------------------------------------------------------
@@ -639,6 +741,181 @@ def test_simulated_handles_an_empty_instance():
     handle = SimulatedFlux(jobs=0, live=5)
     backlog, live = split(list(handle.journal_payloads()))
     assert backlog == [] and len(live) == 5
+
+
+# -- SimulatedFlux: requests after some live events (posted), the purge (keep_inactive) ---
+
+ARGS = {"jobs": 200, "seed": 11, "live": 1500, "active": 30}
+
+
+def eventlogs(backlog, live=()) -> dict[int, list]:
+    """Each job's entries: its backlog response's, then its live ones but annotations."""
+    logs: dict[int, list] = {}
+    for response in backlog:
+        assert response["id"] not in logs  # one backlog response a job
+        logs[response["id"]] = list(response["events"])
+    for response in live:
+        logs.setdefault(response["id"], []).extend(
+            e for e in response["events"] if e["name"] != "annotations"
+        )
+    return logs
+
+
+def n_inactive(backlog) -> int:
+    """How many responses lead the backlog whose eventlog ends with clean (checked)."""
+    ends = [bool(r["events"]) and r["events"][-1]["name"] == "clean" for r in backlog]
+    count = ends.count(True)
+    assert ends == [True] * count + [False] * (len(ends) - count)
+    return count
+
+
+@pytest.fixture(scope="module")
+def posted_zero() -> tuple[list, list]:
+    return split(list(SimulatedFlux(**ARGS).journal_payloads()))
+
+
+@pytest.fixture(scope="module")
+def complete(posted_zero) -> dict[int, list]:
+    """Every job's complete eventlog: the backlog at posted=0, then all its live events."""
+    return eventlogs(*posted_zero)
+
+
+def test_simulated_posted_zero_is_the_default_instance(sim, full):
+    again = SimulatedFlux(jobs=600, seed=7, live=900, active=40, posted=0)
+    assert list(again.journal_payloads()) == full
+    assert again.asked_at == again.request_time == sim.request_time
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 300, 777, 1499, 1500])
+def test_simulated_posted_backlog_and_live_add_up_to_the_same_eventlogs(k, posted_zero, complete):
+    handle = SimulatedFlux(**ARGS, posted=k)
+    backlog, live = split(list(handle.journal_payloads()))
+    assert eventlogs(backlog, live) == complete
+    assert len(live) == ARGS["live"] - k
+    assert live == posted_zero[1][k:]  # the live stream goes on where the k events end
+    assert ready(stream(handle)) == list(handle.journal_payloads())
+
+
+def test_simulated_posted_all_live_events_puts_them_all_in_the_backlog(complete):
+    backlog, live = split(list(SimulatedFlux(**ARGS, posted=ARGS["live"]).journal_payloads()))
+    assert live == [] and eventlogs(backlog) == complete
+
+
+@pytest.mark.parametrize("k", [1, 300, 1500])
+def test_simulated_posted_backlog_is_each_jobs_eventlog_at_that_moment(k, posted_zero):
+    handle = SimulatedFlux(**ARGS, posted=k)
+    backlog, _ = split(list(handle.journal_payloads()))
+    before, live0 = posted_zero
+    old = {r["id"]: r for r in before}
+    submitted = {r["id"]: r for r in live0[:k] if r["events"][0]["name"] == "submit"}
+    allocated = {r["id"]: r["R"] for r in live0[:k] if r["events"][0]["name"] == "alloc"}
+    assert len(backlog) == len(old) + len(submitted)
+    assert {r["id"] for r in backlog} == old.keys() | submitted.keys()
+    for response in backlog:
+        names = [e["name"] for e in response["events"]]
+        times = [e["timestamp"] for e in response["events"]]
+        assert names[0] == "submit" and times == sorted(times)
+        assert max(times) <= handle.asked_at
+        assert "annotations" not in names
+        assert ("R" in response) == ("alloc" in names)
+        first = old.get(response["id"]) or submitted[response["id"]]
+        assert response["jobspec"] == first["jobspec"]
+        if response["id"] in allocated:  # its alloc is among the k events
+            assert response["R"] == allocated[response["id"]]
+    if k >= 300:
+        assert n_inactive(backlog) > n_inactive(before)  # jobs ended meanwhile
+
+
+def test_simulated_posted_backlog_order_is_fixed_and_hash_like(posted_zero):
+    payloads = list(SimulatedFlux(**ARGS, posted=777).journal_payloads())
+    assert list(SimulatedFlux(**ARGS, posted=777).journal_payloads()) == payloads
+    backlog, _ = split(payloads)
+    old = {r["id"] for r in posted_zero[0]}
+    active = backlog[n_inactive(backlog) :]
+    ids = [r["id"] for r in active]
+    assert ids != sorted(ids)
+    # the jobs submitted meanwhile are spread among the others, not put at the end
+    new_places = [i for i, jobid in enumerate(ids) if jobid not in old]
+    assert new_places and new_places != list(range(len(ids) - len(new_places), len(ids)))
+    assert new_places[0] < len(ids) - len(new_places)
+
+
+def test_simulated_posted_moves_the_moment_of_the_request(posted_zero):
+    live0 = posted_zero[1]
+    previous = SimulatedFlux(**ARGS).asked_at
+    for k in (1, 2, 50, 51, 1500):
+        handle = SimulatedFlux(**ARGS, posted=k)
+        assert handle.request_time == SimulatedFlux(**ARGS).request_time
+        assert handle.asked_at >= previous
+        assert handle.asked_at >= max(r["events"][0]["timestamp"] for r in live0[:k])
+        previous = handle.asked_at
+    assert previous > SimulatedFlux(**ARGS).request_time + 1.0
+
+
+def test_simulated_posted_without_full_and_with_filters():
+    handle = SimulatedFlux(**ARGS, posted=300)
+    backlog, live = split(list(handle.journal_payloads()))
+    active, active_live = split(ready(stream(handle, {"full": False})))
+    assert active == backlog[n_inactive(backlog) :] and active_live == live
+    request = {"full": True, "allow": {"submit": 1, "clean": 1}, "deny": {"clean": 1}}
+    f_backlog, f_live = split(ready(stream(handle, request)))
+    assert [r["id"] for r in f_backlog] == [r["id"] for r in backlog]
+    assert all(r["events"] == r0["events"][:1] for r, r0 in zip(f_backlog, backlog))
+    assert f_live == [r for r in live if r["events"][0]["name"] == "submit"]
+
+
+@pytest.mark.parametrize("posted", [-1, ARGS["live"] + 1])
+def test_simulated_posted_must_be_among_the_live_events(posted):
+    with pytest.raises(ValueError):
+        SimulatedFlux(**ARGS, posted=posted)
+
+
+def test_simulated_keep_inactive_must_not_be_negative():
+    with pytest.raises(ValueError):
+        SimulatedFlux(**ARGS, keep_inactive=-1)
+
+
+def latest_inactive(backlog, keep: int) -> set[int]:
+    """The ids of the ``keep`` inactive jobs of ``backlog`` whose clean is latest."""
+    inactive = backlog[: n_inactive(backlog)]
+    inactive.sort(key=lambda r: r["events"][-1]["timestamp"], reverse=True)
+    return {r["id"] for r in inactive[:keep]}
+
+
+@pytest.mark.parametrize("posted", [0, 300, 1500])
+@pytest.mark.parametrize("keep", [0, 1, 5, 40, 160, 10_000])
+def test_simulated_keep_inactive_purges_all_but_the_latest_inactive(posted, keep):
+    unpurged, live = split(list(SimulatedFlux(**ARGS, posted=posted).journal_payloads()))
+    handle = SimulatedFlux(**ARGS, posted=posted, keep_inactive=keep)
+    backlog, purged_live = split(list(handle.journal_payloads()))
+    count = n_inactive(backlog)
+    assert count == min(keep, n_inactive(unpurged))
+    assert {r["id"] for r in backlog[:count]} == latest_inactive(unpurged, keep)
+    assert backlog[:count] == [r for r in unpurged if r["id"] in latest_inactive(unpurged, keep)]
+    assert backlog[count:] == unpurged[n_inactive(unpurged) :]  # active jobs: never purged
+    assert purged_live == live
+    assert ready(stream(handle, {"full": False})) == ready(
+        stream(SimulatedFlux(**ARGS, posted=posted), {"full": False})
+    )
+
+
+def test_simulated_keep_inactive_counts_jobs_that_ended_after_the_request():
+    # 300 events end some of the active jobs: they are the most recently inactive.
+    unpurged, _ = split(list(SimulatedFlux(**ARGS, posted=300).journal_payloads()))
+    before, _ = split(list(SimulatedFlux(**ARGS).journal_payloads()))
+    ended_earlier = {r["id"] for r in before[: n_inactive(before)]}
+    ended = {r["id"] for r in unpurged[: n_inactive(unpurged)]} - ended_earlier
+    assert len(ended) > 3
+    for keep, expected_old in ((3, 0), (len(ended), 0), (len(ended) + 4, 4)):
+        backlog, _ = split(
+            list(SimulatedFlux(**ARGS, posted=300, keep_inactive=keep).journal_payloads())
+        )
+        kept = {r["id"] for r in backlog[: n_inactive(backlog)]}
+        assert len(kept) == keep and len(kept & ended_earlier) == expected_old
+        if keep >= len(ended):
+            assert ended <= kept  # every job that ended after the request is kept
+        else:
+            assert kept <= ended  # and only those while there is no room for more
 
 
 # -- flux-core's own consumers on the stand-ins -----------------------------------------

@@ -8,6 +8,11 @@ Ratios are computed within one run, against flux-core's consumer through ``poll(
 the twin when flux-core's bindings do not import). ``--chart`` draws events/s and memory
 against history size. The pytest-benchmark suite in ``benchmarks/`` uses the same scenarios
 (:class:`Case`, :func:`prepare`, :func:`measure`).
+
+``--ingest`` runs the ingest group instead (:func:`ingest_rows`, :func:`prepare_ingest`):
+``fluxjournal ingest`` into new SQLite files against flux-core's consumer feeding
+``executemany`` (the baseline), ``executemany`` of ingest's own rows (the floor), and, for a
+restart on a full database, against a bare drain; then the ratios with their targets.
 """
 
 from __future__ import annotations
@@ -300,13 +305,23 @@ def _read(event: Any) -> None:
 
 
 def prepare(
-    case: Case, payloads: Sequence[bytes] | None = None, events: int = 0, handle: Any = None
+    case: Case,
+    payloads: Sequence[bytes] | None = None,
+    events: int = 0,
+    handle: Any = None,
+    directory: str | os.PathLike[str] | None = None,
 ) -> Prepared:
     """Start ``case``'s consumer on ``handle`` (default: a ReplayFlux of ``payloads``).
 
     Everything but the receiving and delivering of events happens here, outside the timed
     region. ``events`` is how many live events to wait for when ``case.stream`` is "live".
+    An ingest case (``case.stream`` in :data:`INGEST_STREAMS`) writes its database in a new
+    temporary directory under ``directory`` (see :func:`prepare_ingest`).
     """
+    if case.stream in INGEST_STREAMS:
+        if handle is not None or payloads is None:
+            raise ValueError("an ingest case replays payloads: give them, not a handle")
+        return prepare_ingest(case, payloads, directory)
     if not supports(case.impl, case.api):
         raise ValueError(f"{case.impl} has no {case.api} API")
     if handle is None:
@@ -499,6 +514,298 @@ def _prepare_receive(handle: Any, events: int = 0) -> Prepared:
     return Prepared(run, close)
 
 
+# -- the ingest group ---------------------------------------------------------------------
+#
+# ``fluxjournal ingest`` against what a site would write itself and against the bare
+# SQLite cost. Every case replays the same payloads (fresh copies, through ReplayFlux)
+# into a new SQLite file with ingest's schema and pragmas (:mod:`fluxjournal.schema`),
+# made before the timing; the timed part is the consuming and the writing, commits
+# included. Nothing in fluxjournal's ingest path imports this module.
+
+INGEST = "ingest"
+"""Stream of an ingest case: the history into a new database."""
+RESTART = "restart"
+"""Stream of an ingest case: the history again, into the database that already holds it."""
+INGEST_STREAMS = (INGEST, RESTART)
+FLOOR = "floor"
+"""Implementation of the floor cases: executemany of ingest's own rows, built beforehand."""
+FLUXJOURNAL = "fluxjournal"
+"""Implementation of the ``ingest.run()`` cases."""
+#: The instance name ``ingest.run()`` stores under; the others write instance number 1.
+INGEST_INSTANCE_NAME = "bench"
+INGEST_INSTANCE = 1
+#: api of the baseline: the consumer's poll(), a row per event, executemany per batch.
+BASELINE_API = "executemany"
+#: api of the floor cases: the event rows alone, or the event rows and the job rows.
+FLOOR_EVENTS = "events"
+FLOOR_JOBS = "events+jobs"
+#: api of the ``ingest.run()`` cases.
+RUN_API = "run"
+
+
+def baseline_impl() -> str:
+    """The consumer of the baseline: flux-core's when its bindings import, else the twin."""
+    return FLUX_CORE if fluxcore.find_bindings() else PYTHON
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestRow:
+    """One row of the ingest group: its name in the tables, its case, what it writes."""
+
+    name: str
+    case: Case
+    what: str
+
+    @property
+    def writes(self) -> bool:
+        """False for the drain, which has no database."""
+        return self.case.stream in INGEST_STREAMS
+
+    def expected(self, events: int) -> int:
+        """What a run must return on a history of ``events`` events: the event rows it
+        writes (none on a restart), or the events the drain delivers."""
+        return 0 if self.case.stream == RESTART else events
+
+
+def ingest_rows(baseline: str | None = None) -> list[IngestRow]:
+    """The rows of the ingest group, in table order (``baseline``: its consumer)."""
+    baseline = baseline or baseline_impl()
+    return [
+        IngestRow(
+            "baseline",
+            Case(baseline, BASELINE_API, INGEST),
+            f"{baseline} poll() to the sentinel, json.dumps, executemany per batch",
+        ),
+        IngestRow("floor", Case(FLOOR, FLOOR_EVENTS, INGEST), "executemany of ingest's rows"),
+        IngestRow(
+            "floor+jobs",
+            Case(FLOOR, FLOOR_JOBS, INGEST),
+            "the same, and ingest's job rows (upsert)",
+        ),
+        IngestRow("ingest", Case(FLUXJOURNAL, RUN_API, INGEST), "ingest.run(once=True), new db"),
+        IngestRow("drain", Case(CYTHON, "poll", "history"), "cython poll() to the sentinel"),
+        IngestRow("restart", Case(FLUXJOURNAL, RUN_API, RESTART), "ingest.run(once=True) again"),
+    ]
+
+
+class PreparedIngest(Prepared):
+    """A prepared ingest case: calling it returns the event rows it wrote.
+
+    :meth:`close` closes the database, counts what it holds (:attr:`events_stored`,
+    :attr:`jobs_stored`), removes it, and raises RuntimeError unless the database gained
+    exactly the rows the run says it wrote.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[], int],
+        path: Path,
+        instance: int,
+        finish: Callable[[], None],
+        before: int = 0,
+    ) -> None:
+        self.path = path
+        self.instance = instance
+        self.before = before
+        self.written: int | None = None
+        self.events_stored: int | None = None
+        self.jobs_stored: int | None = None
+        self._finish = finish
+
+        def counted() -> int:
+            self.written = run()
+            return self.written
+
+        super().__init__(counted, self._close)
+
+    def _close(self) -> None:
+        import shutil
+
+        if self.path is None:
+            return
+        try:
+            self._finish()
+            self.events_stored, self.jobs_stored = _count_rows(self.path, self.instance)
+        finally:
+            shutil.rmtree(self.path.parent, ignore_errors=True)
+            self.path = None
+        if self.written is not None and self.events_stored != self.before + self.written:
+            raise RuntimeError(
+                f"the database holds {self.events_stored} events: {self.before} before the "
+                f"run and {self.written} written by it were expected"
+            )
+
+
+def _count_rows(path: Path, instance: int) -> tuple[int, int]:
+    """How many event rows and job rows of ``instance`` the database at ``path`` holds."""
+    import sqlite3
+
+    from fluxjournal import schema
+
+    db = sqlite3.connect(os.fspath(path))
+    try:
+        (events,) = db.execute(schema.COUNT_EVENTS, (instance,)).fetchone()
+        jobs = sum(n for _, n in db.execute(schema.COUNT_JOBS_BY_STATE, (instance,)))
+    finally:
+        db.close()
+    return events, jobs
+
+
+def new_database(path: str | os.PathLike[str]) -> Any:
+    """A new SQLite database at ``path`` as ingest makes one: its pragmas, then its schema
+    (one transaction); an autocommit ``sqlite3.Connection``, as ingest's store keeps."""
+    import sqlite3
+
+    from fluxjournal import schema
+
+    db = sqlite3.connect(os.fspath(path), isolation_level=None)
+    for pragma in schema.SQLITE_PRAGMAS:
+        db.execute(pragma)
+    db.execute(schema.BEGIN_WRITE)
+    for statement in schema.sqlite_schema():
+        db.execute(statement)
+    db.execute(schema.COMMIT)
+    return db
+
+
+def _write_batch(db: Any, events: Sequence[tuple], jobs: Sequence[tuple] = ()) -> None:
+    """One transaction: executemany of the event rows (and job rows), then the commit."""
+    from fluxjournal import schema
+
+    db.execute(schema.BEGIN_WRITE)
+    db.executemany(schema.INSERT_EVENTS, events)
+    if jobs:
+        db.executemany(schema.UPSERT_JOBS, jobs)
+    db.execute(schema.COMMIT)
+
+
+def baseline_ingest(consumer: Any, db: Any, instance: int, batch: int) -> int:
+    """What a site would write with a journal consumer: poll() to the sentinel, a row per
+    event (instance, jobid, position in its job's eventlog, timestamp, name, the context
+    as ``json.dumps`` writes it), executemany and a commit every ``batch`` rows."""
+    poll = consumer.poll
+    sentinel = consumer.SENTINEL_EVENT
+    dumps = json.dumps
+    positions: dict[int, int] = {}
+    rows: list[tuple] = []
+    written = 0
+    while True:
+        event = poll()
+        if event is None or event is sentinel:
+            break
+        jobid = int(event.jobid)
+        position = positions.get(jobid, 0)
+        positions[jobid] = position + 1
+        rows.append((instance, jobid, position, event.timestamp, event.name, dumps(event.context)))
+        if len(rows) >= batch:
+            _write_batch(db, rows)
+            written += len(rows)
+            rows = []
+    if rows:
+        _write_batch(db, rows)
+        written += len(rows)
+    return written
+
+
+class _CapturingStore:
+    """Stands in for ``SQLiteStore``: an empty database that keeps every write asked of it,
+    so that the floor writes exactly ingest's rows, in ingest's batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[list[tuple], list[tuple]]] = []
+
+    def job_cursors(self, instance: int) -> dict:
+        return {}
+
+    def active_event_keys(self, instance: int) -> dict:
+        return {}
+
+    def event_keys(self, instance: int, jobid: int) -> set:
+        return set()
+
+    def defer_indexes(self) -> bool:
+        return False
+
+    def build_indexes(self) -> None:
+        pass
+
+    def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
+        self.batches.append((list(events), list(jobs)))
+
+
+def ingest_batches(payloads: Sequence[bytes], instance: int = INGEST_INSTANCE) -> list:
+    """The (event rows, job rows) of each transaction ``ingest.run()`` writes into a new
+    database from ``payloads``: what the floor cases write."""
+    from fluxjournal import ingest
+
+    store = _CapturingStore()
+    ingest.run(replay_handle(payloads), store, instance, once=True)  # type: ignore[arg-type]
+    return store.batches
+
+
+def prepare_ingest(
+    case: Case, payloads: Sequence[bytes], directory: str | os.PathLike[str] | None = None
+) -> PreparedIngest:
+    """Prepare an ingest case: its database (under a new directory in ``directory``), its
+    replay handle, and what it needs built beforehand; the timed part is what remains."""
+    work = Path(tempfile.mkdtemp(prefix=f"fluxjournal-{case.impl}-{case.stream}-", dir=directory))
+    path = work / "journal.db"
+    try:
+        return _prepare_ingest(case, payloads, path)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _prepare_ingest(case: Case, payloads: Sequence[bytes], path: Path) -> PreparedIngest:
+    from fluxjournal import ingest
+    from fluxjournal.store import SQLiteStore
+
+    if case.impl == FLUXJOURNAL and case.api == RUN_API:
+        before = 0
+        if case.stream == RESTART:  # the first run, then a restarted process's store
+            with SQLiteStore(path) as store:
+                instance = store.instance(INGEST_INSTANCE_NAME, "ReplayFlux")
+                first = ingest.run(replay_handle(payloads), store, instance, once=True)
+                before = first.stored_events
+        store = SQLiteStore(path)
+        instance = store.instance(INGEST_INSTANCE_NAME, "ReplayFlux")
+        handle = replay_handle(payloads)
+
+        def run() -> int:
+            return ingest.run(handle, store, instance, once=True).stored_events
+
+        return PreparedIngest(run, path, instance, store.close, before)
+    if case.stream != INGEST:
+        raise ValueError(f"no {case.stream} case for {case.impl}")
+    if case.impl == FLOOR and case.api in (FLOOR_EVENTS, FLOOR_JOBS):
+        batches = ingest_batches(payloads)
+        if case.api == FLOOR_EVENTS:
+            batches = [(events, []) for events, _ in batches]
+        db = new_database(path)
+
+        def run() -> int:
+            written = 0
+            for events, jobs in batches:
+                _write_batch(db, events, jobs)
+                written += len(events)
+            return written
+
+        return PreparedIngest(run, path, INGEST_INSTANCE, db.close)
+    if case.impl in CONSUMERS and case.api == BASELINE_API:
+        consumer = consumer_class(case.impl)(replay_handle(payloads), include_sentinel=True)
+        consumer.start()
+        db = new_database(path)
+
+        def run() -> int:
+            return baseline_ingest(consumer, db, INGEST_INSTANCE, ingest.BATCH_EVENTS)
+
+        return PreparedIngest(run, path, INGEST_INSTANCE, db.close)
+    raise ValueError(f"unknown ingest case {case.impl} {case.mode}")
+
+
 # -- measuring, in a child process --------------------------------------------------------
 
 
@@ -589,18 +896,22 @@ def run_case(
     events: int,
     repeat: int = 1,
     handle_factory: Callable[[], Any] | None = None,
+    directory: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Run ``case`` ``repeat`` times in this process: best time, peak growth of the first run.
 
     Meant for a fresh process (see :func:`measure`): then nothing else inflates the peak.
+    An ingest case's database is made under ``directory``, checked and removed after
+    each run (:meth:`PreparedIngest.close`).
     """
+    closes = handle_factory is not None or case.stream in INGEST_STREAMS
     meter = PeakMeter()
     times: list[float] = []
     peak: float | None = None
     delivered: int | None = None
     handle = handle_factory() if handle_factory is not None else None
     for i in range(max(1, repeat)):
-        prepared = prepare(case, payloads, events, handle)
+        prepared = prepare(case, payloads, events, handle, directory)
         gc.collect()
         if i == 0 and meter.method == "rss":
             meter.start()
@@ -609,17 +920,17 @@ def run_case(
         times.append(time.perf_counter() - t0)
         if i == 0 and meter.method == "rss":
             peak = meter.stop()
-        if handle is not None:
+        if closes:
             prepared.close()
         del prepared
         gc.collect()
     if peak is None:  # tracemalloc slows the run down: measure an extra one, untimed
-        prepared = prepare(case, payloads, events, handle)
+        prepared = prepare(case, payloads, events, handle, directory)
         gc.collect()
         meter.start()
         prepared()
         peak = meter.stop()
-        if handle is not None:
+        if closes:
             prepared.close()
     return {
         "times": times,
@@ -646,7 +957,9 @@ def _child_main() -> int:
         def factory() -> Any:
             return flux.Flux(uri)
 
-    result = run_case(case, payloads, spec["events"], spec["repeat"], factory)
+    result = run_case(
+        case, payloads, spec["events"], spec["repeat"], factory, spec.get("directory")
+    )
     sys.stdout.write("\n" + json.dumps(result) + "\n")
     return 0
 
@@ -658,11 +971,14 @@ def measure(
     repeat: int = 1,
     uri: str | None = None,
     timeout: float | None = None,
+    directory: str | os.PathLike[str] | None = None,
 ) -> Measurement:
     """Run ``case`` in a fresh Python process: best of ``repeat`` and the peak RSS growth.
 
     The child reads the payloads from ``payload_file`` (or connects to the broker at
     ``uri``), so that every implementation sees the same bytes and none shares a heap.
+    An ingest case writes its databases under ``directory`` (default: the system's
+    temporary directory).
     """
     if case.impl == FLUX_CORE:
         fluxcore.find_bindings()
@@ -674,6 +990,7 @@ def measure(
         "uri": uri,
         "events": events,
         "repeat": repeat,
+        "directory": None if directory is None else os.fspath(directory),
         "sys_path": [
             str(Path(fluxjournal.__file__).resolve().parent.parent),
             *fluxcore.added_paths,
@@ -793,6 +1110,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--chart", metavar="PATH.png", help="write a PNG chart (needs matplotlib)")
     parser.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
+    group = parser.add_argument_group(
+        "ingest group",
+        "--ingest runs `fluxjournal ingest` against what a site would write, instead of the "
+        "consumer comparison, on the same history (--jobs or --sizes; --repeat, --seed, "
+        "--json apply; --modes, --impls, --live and --chart do not). Each row runs in a "
+        "fresh child process and writes a new SQLite database with ingest's schema and "
+        "pragmas (WAL, synchronous=FULL): baseline = flux-core's JournalConsumer (the "
+        "pure-Python twin when flux-core's bindings do not import) polled to the sentinel, "
+        "one row per event with json.dumps(context), executemany and a commit every "
+        "fluxjournal.ingest.BATCH_EVENTS rows; floor = executemany of exactly ingest's "
+        "event rows in ingest's transactions, built before the timing; floor+jobs = the "
+        "same with ingest's job rows; ingest = ingest.run(once=True) into a new database "
+        "(events and the jobs table); drain = fluxjournal's consumer poll() to the "
+        "sentinel; restart = ingest.run(once=True) again on the database that holds it all "
+        "(must write nothing). Then the ratios with their targets: ingest speed-up over "
+        "baseline >= 8x, ingest/floor <= 1.5x, restart/drain <= 1.5x, ingest peak memory/"
+        "drain peak memory <= 2x (reported, never enforced: the exit status is 1 only when "
+        "a row wrote the wrong number of rows).",
+    )
+    group.add_argument("--ingest", action="store_true", help="run the ingest group (see above)")
+    group.add_argument(
+        "--db-dir",
+        metavar="DIR",
+        help="where the ingest group's databases are written, each in a new temporary "
+        "directory (default: the system's temporary directory, beside the payload files); "
+        "put it on the disk a site would use: on tmpfs commits cost nothing",
+    )
     return parser
 
 
@@ -932,6 +1276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the headline comparisons, print the table; 0 on success, 2 on a usage error."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.ingest:
+        if args.chart or args.impls is not None:
+            parser.error("--chart and --impls apply to the consumer comparison, not to --ingest")
+        return ingest_main(args, argv)
+    if args.db_dir is not None:
+        parser.error("--db-dir applies to --ingest")
     try:
         modes = _parse_modes(args.modes)
     except ValueError as exc:
@@ -1040,6 +1390,229 @@ def _run_size(
             result = measure(case, files[stream], events, args.repeat)
             rows.append(Row(jobs, impl, result))
     return rows
+
+
+# -- the ingest group's command -----------------------------------------------------------
+
+#: The targets of the ingest group: (label, numerator row, denominator row, measure,
+#: comparison, bound). A None bound is reported without a target.
+INGEST_TARGETS = (
+    ("ingest speed-up over baseline", "baseline", "ingest", "seconds", ">=", 8.0),
+    ("ingest time / floor", "ingest", "floor", "seconds", "<=", 1.5),
+    ("ingest time / floor+jobs", "ingest", "floor+jobs", "seconds", "<=", None),
+    ("restart time / drain", "restart", "drain", "seconds", "<=", 1.5),
+    ("ingest peak memory / drain peak", "ingest", "drain", "peak_mb", "<=", 2.0),
+)
+
+
+@dataclasses.dataclass
+class IngestMeasurement:
+    """One row of the ingest table: a measurement at one history size."""
+
+    jobs: int
+    row: IngestRow
+    result: Measurement
+
+    @property
+    def problem(self) -> str | None:
+        """Why the row's run was wrong (wrong number of rows written), or None."""
+        expected = self.row.expected(self.result.events)
+        if self.result.delivered != expected:
+            kind = "wrote" if self.row.writes else "delivered"
+            return (
+                f"{self.row.name} ({self.jobs} jobs) {kind} {self.result.delivered} rows, "
+                f"expected {expected}"
+            )
+        return None
+
+
+def ingest_ratios(rows: Sequence[IngestMeasurement]) -> list[dict[str, Any]]:
+    """The ratios of :data:`INGEST_TARGETS` at each size, with whether each is met."""
+    out = []
+    for jobs in dict.fromkeys(r.jobs for r in rows):
+        at = {r.row.name: r.result for r in rows if r.jobs == jobs}
+        for label, top, bottom, measure_, op, bound in INGEST_TARGETS:
+            if top not in at or bottom not in at:
+                continue
+            a, b = getattr(at[top], measure_), getattr(at[bottom], measure_)
+            if a is None or b is None:  # not measured (memory off in the benchmark suite)
+                continue
+            if measure_ == "peak_mb" and b < MIN_REFERENCE_MB:
+                value = met = None  # the drain keeps next to nothing: no meaningful ratio
+            else:
+                value = a / b if b > 0 else math.inf
+                met = None if bound is None else value >= bound if op == ">=" else value <= bound
+            out.append(
+                {
+                    "jobs": jobs,
+                    "ratio": label,
+                    "value": value,
+                    "op": op,
+                    "target": bound,
+                    "met": met,
+                }
+            )
+    return out
+
+
+def _aligned(lines: list[tuple[str, ...]], left: set[int]) -> str:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    out = []
+    for line in lines:
+        cells = [
+            cell.ljust(w) if i in left else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths))
+        ]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+def format_ingest_table(rows: Sequence[IngestMeasurement]) -> str:
+    """The ingest group's table: one line per row and size."""
+    lines = [
+        (
+            "jobs",
+            "row",
+            "events",
+            "written",
+            "seconds",
+            "events/s",
+            "us/event",
+            "peak-MB",
+            "what",
+        )
+    ]
+    for r in rows:
+        m = r.result
+        lines.append(
+            (
+                str(r.jobs),
+                r.row.name,
+                str(m.events),
+                str(m.delivered) if r.row.writes else "-",
+                f"{m.seconds:.4g}",
+                f"{m.events_per_s:.0f}",
+                f"{1e6 * m.seconds / m.events:.2f}" if m.events else "-",
+                f"{m.peak_mb:.1f}",
+                r.row.what,
+            )
+        )
+    return _aligned(lines, {1, 8})
+
+
+def format_ingest_ratios(ratios: Sequence[dict[str, Any]]) -> str:
+    """The ratios and their targets, one line each."""
+    lines = [("jobs", "ratio", "value", "target", "")]
+    for r in ratios:
+        target = "-" if r["target"] is None else f"{r['op']} {r['target']:g}x"
+        verdict = "" if r["met"] is None else "met" if r["met"] else "MISSED"
+        value = "-" if r["value"] is None else f"{r['value']:.2f}x"
+        lines.append((str(r["jobs"]), r["ratio"], value, target, verdict))
+    return _aligned(lines, {1, 4})
+
+
+def _filesystem(path: str | os.PathLike[str]) -> str | None:
+    """The type of the file system ``path`` is on (Linux: /proc/self/mounts), or None."""
+    target = os.path.realpath(path)
+    best, kind = "", None
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mount = parts[1].replace("\\040", " ")
+                inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) >= len(best):
+                    best, kind = mount, parts[2]
+    except OSError:
+        return None
+    return kind
+
+
+def ingest_main(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
+    """``fluxjournal bench --ingest``: the ingest group's table and ratios."""
+    from fluxjournal import ingest
+
+    sizes = args.sizes or [args.jobs]
+    baseline = baseline_impl()
+    print(f"# {_environment()}")
+    print(f"# command: fluxjournal bench {' '.join(argv if argv is not None else sys.argv[1:])}")
+    if baseline != FLUX_CORE:
+        print(
+            "# flux-core's bindings do not import: the baseline consumer is fluxjournal's "
+            "pure-Python twin (put flux-core's `flux` on PATH for flux-core's own)"
+        )
+    if args.db_dir is not None and not os.path.isdir(args.db_dir):
+        print(f"fluxjournal bench: --db-dir {args.db_dir}: no such directory", file=sys.stderr)
+        return 2
+    rows: list[IngestMeasurement] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fluxjournal-bench-") as tmp:
+        db_dir = args.db_dir or tmp
+        print(f"# databases under {db_dir} ({_filesystem(db_dir) or 'file system unknown'})")
+        for jobs in sizes:
+            rows += _run_ingest_size(jobs, args, Path(tmp), db_dir, baseline)
+    print(
+        f"# best of {args.repeat}, each row in a fresh child process; a commit every "
+        f"{ingest.BATCH_EVENTS} event rows (fluxjournal.ingest.BATCH_EVENTS); written = event "
+        "rows the run added to its database (checked against the database); peak-MB = peak "
+        "RSS growth during the first run. ingest and floor+jobs also write the jobs table, "
+        f"baseline and floor do not. Total {time.perf_counter() - started:.0f} s"
+    )
+    print(format_ingest_table(rows))
+    ratios = ingest_ratios(rows)
+    print()
+    print(format_ingest_ratios(ratios))
+    problems = [r.problem for r in rows if r.problem]
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"rows": [_ingest_row_json(r) for r in rows], "ratios": ratios}, indent=1)
+            + "\n",
+            encoding="utf-8",
+        )
+    return 1 if problems else 0
+
+
+def _ingest_row_json(r: IngestMeasurement) -> dict[str, Any]:
+    m = r.result
+    return {
+        "jobs": r.jobs,
+        "row": r.row.name,
+        "what": r.row.what,
+        "case": dataclasses.asdict(m.case),
+        "events": m.events,
+        "written": m.delivered if r.row.writes else None,
+        "seconds": m.seconds,
+        "times": m.times,
+        "events_per_s": m.events_per_s,
+        "peak_mb": m.peak_mb,
+        "memory_method": m.memory_method,
+    }
+
+
+def _run_ingest_size(
+    jobs: int,
+    args: argparse.Namespace,
+    tmp: Path,
+    db_dir: str | os.PathLike[str],
+    baseline: str,
+) -> list[IngestMeasurement]:
+    """Every row of the ingest group on one history size (payloads generated once)."""
+    history = history_payloads(jobs, args.seed)
+    events = count_events(history)
+    payload_file = write_payloads(history, tmp / f"history-{jobs}.jsonl")
+    megabytes = sum(map(len, history)) / 1e6
+    del history
+    print(f"# history of {jobs} jobs: {events} events ({megabytes:.1f} MB)", flush=True)
+    out = []
+    for row in ingest_rows(baseline):
+        print(f"#   {jobs} jobs: {row.name} ...", file=sys.stderr, flush=True)
+        result = measure(row.case, payload_file, events, args.repeat, directory=db_dir)
+        out.append(IngestMeasurement(jobs, row, result))
+    return out
 
 
 if __name__ == "__main__":

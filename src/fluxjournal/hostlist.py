@@ -15,6 +15,8 @@ MAX_IDS = 1 << 20
 
 def decode_idset(text: str) -> list[int]:
     """The ids of ``"1,3-5"`` or ``"[1,3-5]"``, in the order written."""
+    if text.isdigit():  # one id: most jobs
+        return [int(text)]
     ids: list[int] = []
     body = text.strip()
     if body.startswith("[") and body.endswith("]"):
@@ -66,6 +68,8 @@ def _split_top_level(text: str) -> list[str]:
 
 def expand_hostlist(text: str, limit: int = MAX_IDS) -> list[str]:
     """The host names of ``"node[0-2,5],login"``, in order, at most ``limit`` of them."""
+    if "," not in text and "[" not in text:  # one host: most jobs
+        return [text][:limit]
     hosts: list[str] = []
     for part in _split_top_level(text):
         if "[" not in part:
@@ -114,6 +118,8 @@ def _same_width(n: int, n_width: int, m: int, m_width: int) -> int | None:
 def encode_hostlist(hosts: Iterable[str]) -> str:
     """The hostlist of hosts in the order given: consecutive numbers share a bracket
     (``node[0-3]``), names without numbers stand alone (``vm,vm``)."""
+    if isinstance(hosts, list) and len(hosts) == 1:  # one host: most jobs
+        return hosts[0]
     ranges: list[list] = []  # [prefix, first, last, width, numbered]
     for host in hosts:
         prefix, number, width = _host_parts(host)

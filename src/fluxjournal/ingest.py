@@ -24,10 +24,13 @@ stored.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any, NamedTuple
 
 from fluxjournal import _impl
@@ -53,7 +56,7 @@ COMMIT_INTERVAL = 0.5
 WAKE_INTERVAL = 1.0
 
 #: Where a row of ``Response.rows()`` keeps its values, after its (instance, jobid) prefix.
-_POSITION, _TIMESTAMP, _NAME = 2, 3, 4
+_JOBID, _POSITION, _TIMESTAMP, _NAME = 1, 2, 3, 4
 
 
 class IngestError(Exception):
@@ -70,6 +73,10 @@ class IngestResult(NamedTuple):
     history_seconds: float | None
     bad_responses: int
     ended: bool
+
+
+def _first_jobid(rows: list[tuple]) -> int:
+    return rows[0][_JOBID]
 
 
 def _key(row: tuple) -> tuple[float, str]:
@@ -96,7 +103,9 @@ class Ingest:
         self.stored_keys: dict[int, set] = store.active_event_keys(instance)
         #: jobs that are not over: their live events change their row
         self.records: dict[int, JobRecord] = {}
-        self.pending_events: list[tuple] = []
+        #: rows waiting to be written, a list per response: one job's, in position order
+        self.pending_events: list[list[tuple]] = []
+        self.pending_rows = 0
         self.pending_jobs: dict[int, JobRecord] = {}
         self.stored_events = 0
         self.stored_jobs = 0
@@ -168,7 +177,8 @@ class Ingest:
         if rows:
             if keys is not None:
                 keys.update(_key(row) for row in rows)
-            self.pending_events.extend(rows)
+            self.pending_events.append(rows)
+            self.pending_rows += len(rows)
             self.pending_jobs[jobid] = record
             self.cursors[jobid] = JobCursor(stored + len(rows), record.inactive, record.t_submit)
         if record.inactive:
@@ -182,7 +192,7 @@ class Ingest:
     @property
     def pending(self) -> int:
         """Event rows waiting to be written."""
-        return len(self.pending_events)
+        return self.pending_rows
 
     def flush(self) -> None:
         """Write what is waiting, in one transaction."""
@@ -192,10 +202,15 @@ class Ingest:
             (self.instance, jobid, self.cursors[jobid].nevents, *record.fields())
             for jobid, record in self.pending_jobs.items()
         ]
-        self.store.write(self.pending_events, jobs)
-        self.stored_events += len(self.pending_events)
+        # in key order (a stable sort by job keeps each job's positions in order), the
+        # B-tree takes the rows page by page instead of all over
+        self.pending_events.sort(key=_first_jobid)
+        events = list(itertools.chain.from_iterable(self.pending_events))
+        self.store.write(events, jobs)
+        self.stored_events += len(events)
         self.stored_jobs += len(jobs)
         self.pending_events = []
+        self.pending_rows = 0
         self.pending_jobs = {}
 
 
@@ -221,6 +236,88 @@ class Progress:
         )
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: a history load makes hundreds of thousands of
+    short-lived rows and no cycles, and the collector would walk them again and again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Reader:
+    """The stream's responses, decoded; bad ones logged, counted and skipped."""
+
+    def __init__(self, stream: JournalStream, core: Any, describe: Callable[[int], str]):
+        self.stream = stream
+        self.core = core
+        self.describe = describe
+        self.responses = 0
+        self.bad = 0
+
+    def next(self, timeout: float) -> Any:
+        """The next good response; None at the end of the stream; TimeoutError."""
+        while True:
+            payload = self.stream.next(timeout)
+            if payload is None:
+                return None
+            self.responses += 1
+            try:
+                return self.core.decode_response(payload)
+            except MalformedResponse as exc:
+                self.bad += 1
+                log.warning("%s: %s", self.describe(self.responses), exc)
+
+
+def _store_history(
+    reader: _Reader, ingest: Ingest, stop_requested: Callable[[], bool], shown: Progress
+) -> bool:
+    """Store the backlog; True once its sentinel came (False: the stream ended or a stop
+    was asked first)."""
+    with _collector_paused():
+        while not stop_requested():
+            try:
+                response = reader.next(WAKE_INTERVAL)
+            except TimeoutError:
+                continue
+            if response is None:
+                return False
+            if response.id == -1:
+                return True
+            ingest.history(response)
+            shown.tick(ingest)
+            if ingest.pending >= BATCH_EVENTS:
+                ingest.flush()
+    return False
+
+
+def _store_live(reader: _Reader, ingest: Ingest, stop_requested: Callable[[], bool]) -> None:
+    """Store live events until the stream ends or a stop is asked; an event waits at most
+    COMMIT_INTERVAL before its transaction commits."""
+    commit_by = math.inf
+    while not stop_requested():
+        now = time.monotonic()
+        if ingest.pending and now >= commit_by:
+            ingest.flush()
+            commit_by = math.inf
+        wait = WAKE_INTERVAL if math.isinf(commit_by) else max(commit_by - now, 0.0)
+        try:
+            response = reader.next(wait)
+        except TimeoutError:
+            continue
+        if response is None:
+            return
+        ingest.live(response)
+        if ingest.pending >= BATCH_EVENTS:
+            ingest.flush()
+        elif ingest.pending and math.isinf(commit_by):
+            commit_by = time.monotonic() + COMMIT_INTERVAL
+
+
 def run(
     handle: Any,
     store: SQLiteStore,
@@ -235,66 +332,38 @@ def run(
     """Store the journal of ``handle`` until the stream ends, a stop is requested, or
     (with ``once``) the history is stored. Bad responses are logged and skipped."""
     ingest = Ingest(store, instance, core)
+    deferred = store.defer_indexes()
     stream = JournalStream(handle)
-    shown = Progress(progress)
+    reader = _Reader(stream, core, describe_response)
     started = time.monotonic()
-    in_history = True
     history_seconds = None
-    responses = bad = 0
-    commit_by = math.inf
     try:
-        while not stop_requested():
-            now = time.monotonic()
-            if ingest.pending and now >= commit_by:
-                ingest.flush()
-                commit_by = math.inf
-            wait = WAKE_INTERVAL if math.isinf(commit_by) else max(commit_by - now, 0.0)
-            try:
-                payload = stream.next(wait)
-            except TimeoutError:
-                continue
-            if payload is None:
-                break
-            responses += 1
-            try:
-                response = core.decode_response(payload)
-            except MalformedResponse as exc:
-                bad += 1
-                log.warning("%s: %s", describe_response(responses), exc)
-                continue
-            if in_history:
-                if response.id == -1:
-                    in_history = False
-                    ingest.flush()
-                    history_seconds = time.monotonic() - started
-                    if once:
-                        break
-                    continue
-                ingest.history(response)
-                shown.tick(ingest)
-                if ingest.pending >= BATCH_EVENTS:
-                    ingest.flush()
-            else:
-                ingest.live(response)
-                if ingest.pending >= BATCH_EVENTS:
-                    ingest.flush()
-                elif ingest.pending and math.isinf(commit_by):
-                    commit_by = time.monotonic() + COMMIT_INTERVAL
+        if _store_history(reader, ingest, stop_requested, Progress(progress)):
+            ingest.flush()
+            history_seconds = time.monotonic() - started
+            if deferred:
+                store.build_indexes()
+                deferred = False
+            if not once:
+                _store_live(reader, ingest, stop_requested)
+        ingest.flush()
     except StoreError:
         raise  # the write itself failed: nothing more can be written
     except BaseException:
         ingest.flush()  # what was taken before the failure is good: keep it
         raise
-    ingest.flush()
-    if once and not stream.ended:
+    finally:
+        if deferred:
+            store.build_indexes()
+    if not stream.ended:
         stream.cancel()
     return IngestResult(
-        responses,
+        reader.responses,
         ingest.stored_events,
         ingest.stored_jobs,
         ingest.history_events,
         history_seconds,
-        bad,
+        reader.bad,
         stream.ended,
     )
 

@@ -12,7 +12,6 @@ a running job (None until the job leaves RUN) and ``t_remaining``.
 
 from __future__ import annotations
 
-import copy
 import os
 from typing import Any
 
@@ -91,8 +90,6 @@ class JobRecord:
         "dependencies",
         "jobspec_text",
         "R_text",
-        "jobspec",
-        "R",
     )
 
     def __init__(self, jobid: int) -> None:
@@ -126,10 +123,9 @@ class JobRecord:
         self.tasks_per_node = 0
         self.tasks_per_core = 0
         self.dependencies: list[str] | None = None
+        # kept as text: decoded when read, so that a job holds no dicts for the collector
         self.jobspec_text: str | None = None
         self.R_text: str | None = None
-        self.jobspec: dict | None = None
-        self.R: dict | None = None
 
     @property
     def inactive(self) -> bool:
@@ -204,7 +200,7 @@ class JobRecord:
         if jobspec is not None:
             for path, value in self._context(text).items():
                 if path.split(".", 1)[0] in _JOBSPEC_UPDATE_ROOTS:
-                    _set_path(jobspec, path, copy.deepcopy(value))
+                    _set_path(jobspec, path, value)
             self.jobspec_text = compact_json(jobspec)
             self._parse_jobspec()
         self._revert(t)
@@ -282,16 +278,10 @@ class JobRecord:
     # -- jobspec and R, as job_data.c reads them ---------------------------------------
 
     def _jobspec(self) -> dict | None:
-        if self.jobspec is None and self.jobspec_text is not None:
-            value = _impl.loads(self.jobspec_text)
-            self.jobspec = value if isinstance(value, dict) else None
-        return self.jobspec
+        return _decoded_object(self.jobspec_text)
 
     def _R(self) -> dict | None:
-        if self.R is None and self.R_text is not None:
-            value = _impl.loads(self.R_text)
-            self.R = value if isinstance(value, dict) else None
-        return self.R
+        return _decoded_object(self.R_text)
 
     def _parse_jobspec(self) -> None:
         jobspec = self._jobspec()
@@ -465,6 +455,14 @@ _HANDLERS = {
     "dependency-remove": JobRecord._on_dependency_remove,
     "flux-restart": JobRecord._on_flux_restart,
 }
+
+
+def _decoded_object(text: str | None) -> dict | None:
+    """The JSON object ``text`` holds; None when there is no text or it is no object."""
+    if text is None:
+        return None
+    value = _impl.loads(text)
+    return value if isinstance(value, dict) else None
 
 
 def _command_name(arg0: str) -> str:

@@ -104,7 +104,6 @@ INSTANCE_COLUMNS = (
     Column("name", "text", True),
     Column("source", "text"),
     Column("first_seen", "real"),
-    Column("last_seen", "real"),
 )
 
 META_COLUMNS = (Column("key", "text", True), Column("value", "text", True))
@@ -119,22 +118,24 @@ TABLES = {
 #: Tables SQLite keeps clustered on their primary key: small rows, looked up by key.
 SQLITE_WITHOUT_ROWID = ("events",)
 
-#: Indexes for the usual questions: a user's jobs, jobs by state, by time; events by time
-#: and by name.
+#: Indexes for the usual questions: a user's jobs, jobs by state, by time; events by time.
 INDEXES = {
     "jobs_userid": ("jobs", ("instance", "userid", "t_submit")),
     "jobs_state": ("jobs", ("instance", "state")),
     "jobs_t_submit": ("jobs", ("instance", "t_submit")),
     "jobs_t_inactive": ("jobs", ("instance", "t_inactive")),
     "events_timestamp": ("events", ("instance", "timestamp")),
-    "events_name": ("events", ("instance", "name", "timestamp")),
 }
+
+#: A first load of a whole history builds the indexes once at its end (one sorted pass
+#: each) rather than row by row.
+DEFERRED_INDEXES = tuple(INDEXES)
 
 #: flux-accounting's ``jobs`` table (``id, userid, t_submit, t_run, t_inactive, ranks, R,
 #: jobspec, project, bank, requested_duration, actual_duration``), for inactive jobs that
 #: ran: the duration asked for in the jobspec and the time from start to inactive.
 ACCOUNTING_VIEW = """CREATE VIEW accounting_jobs AS
-SELECT instance, id, userid, t_submit, t_run, t_inactive, ranks, R, jobspec, project, bank,
+SELECT id, userid, t_submit, t_run, t_inactive, ranks, R, jobspec, project, bank,
        duration AS requested_duration, t_inactive - t_run AS actual_duration
 FROM jobs
 WHERE state = 'INACTIVE' AND t_run IS NOT NULL"""
@@ -159,16 +160,23 @@ def _upsert(name: str) -> str:
     return f"{_insert(name, columns)} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
 
 
+def create_index(index: str) -> str:
+    """The statement that makes one of :data:`INDEXES` if it is missing."""
+    table, columns = INDEXES[index]
+    return f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({', '.join(columns)})"
+
+
+def drop_index(index: str) -> str:
+    return f"DROP INDEX IF EXISTS {index}"
+
+
 def sqlite_schema() -> list[str]:
     """The statements that create an empty database, in order."""
     statements = [
         _create_table(name, SQLITE_TYPES, " WITHOUT ROWID" if name in SQLITE_WITHOUT_ROWID else "")
         for name in TABLES
     ]
-    statements += [
-        f"CREATE INDEX {index} ON {table} ({', '.join(columns)})"
-        for index, (table, columns) in INDEXES.items()
-    ]
+    statements += [create_index(index) for index in INDEXES]
     statements.append("CREATE UNIQUE INDEX instances_name ON instances (name)")
     statements.append(ACCOUNTING_VIEW)
     statements.append(
@@ -177,9 +185,14 @@ def sqlite_schema() -> list[str]:
     return statements
 
 
-#: Set on every connection: write-ahead logging (readers never block the writer), and a
-#: commit that is on disk when it returns, so that a power cut loses no committed batch.
-SQLITE_PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL")
+#: Set on every connection: write-ahead logging (readers never block the writer), a commit
+#: that is on disk when it returns, so that a power cut loses no committed batch, and a
+#: page cache of 64 MiB (negative: KiB), so that a big batch is not spilled and read back.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA cache_size = -65536",
+)
 
 SCHEMA_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
 SCHEMA_VERSION_OF = "SELECT value FROM meta WHERE key = 'schema_version'"
@@ -191,10 +204,7 @@ INSERT_EVENTS = _insert("events", EVENT_COLUMNS)
 UPSERT_JOBS = _upsert("jobs")
 
 INSTANCE_BY_NAME = "SELECT instance FROM instances WHERE name = ?"
-INSERT_INSTANCE = (
-    "INSERT INTO instances (name, source, first_seen, last_seen) VALUES (?, ?, ?, ?)"
-)
-TOUCH_INSTANCE = "UPDATE instances SET source = ?, last_seen = ? WHERE instance = ?"
+INSERT_INSTANCE = "INSERT INTO instances (name, source, first_seen) VALUES (?, ?, ?)"
 
 #: What a restart needs of each stored job: how many eventlog entries are stored, whether
 #: it is over, and its submit time (to tell a job from another instance's of the same id).
@@ -202,10 +212,11 @@ JOB_CURSORS = "SELECT id, nevents, state = 'INACTIVE', t_submit FROM jobs WHERE 
 
 #: The (timestamp, name) of every stored entry of the jobs that were not over when stored.
 ACTIVE_EVENT_KEYS = (
-    "SELECT e.jobid, e.timestamp, e.name FROM events e JOIN jobs j"
-    " ON j.instance = e.instance AND j.id = e.jobid"
-    " WHERE e.instance = ? AND j.state != 'INACTIVE'"
+    "SELECT e.jobid, e.timestamp, e.name FROM jobs j CROSS JOIN events e"
+    " ON e.instance = j.instance AND e.jobid = j.id"
+    " WHERE j.instance = ? AND j.state != 'INACTIVE'"
 )
+ANY_EVENT = "SELECT 1 FROM events LIMIT 1"
 EVENT_KEYS = "SELECT timestamp, name FROM events WHERE instance = ? AND jobid = ?"
 
 COUNT_EVENTS = "SELECT COUNT(*) FROM events WHERE instance = ?"

@@ -87,6 +87,11 @@ class SQLiteStore:
                 raise
         row = self.db.execute(schema.SCHEMA_VERSION_OF).fetchone()
         version = int(row[0]) if row is not None else 0
+        self._check_version(version)
+        # a first load stopped before its end left the indexes to build
+        self.build_indexes()
+
+    def _check_version(self, version: int) -> None:
         if version > schema.SCHEMA_VERSION:
             raise StoreError(
                 f"database {self.path} has schema version {version}, made by a newer "
@@ -98,27 +103,49 @@ class SQLiteStore:
                 f"writes version {schema.SCHEMA_VERSION}"
             )
 
-    def instance(self, name: str, source: str) -> int:
-        """The number of the instance stored under ``name``, added if it is new."""
-        now = time.time()
+    def defer_indexes(self) -> bool:
+        """Drop the secondary indexes while the database holds no event, so that a first
+        load builds them once at its end (:meth:`build_indexes`); True when dropped."""
         try:
+            if self.db.execute(schema.ANY_EVENT).fetchone() is not None:
+                return False
+            for index in schema.DEFERRED_INDEXES:
+                self.db.execute(schema.drop_index(index))
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+        return True
+
+    def build_indexes(self) -> None:
+        """Make the secondary indexes that are missing."""
+        try:
+            for index in schema.DEFERRED_INDEXES:
+                self.db.execute(schema.create_index(index))
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+
+    def instance(self, name: str, source: str) -> int:
+        """The number of the instance stored under ``name``, added if it is new (a known
+        instance costs no write)."""
+        try:
+            row = self.db.execute(schema.INSTANCE_BY_NAME, (name,)).fetchone()
+            if row is not None:
+                return int(row[0])
             self.db.execute(schema.BEGIN_WRITE)
             try:
                 row = self.db.execute(schema.INSTANCE_BY_NAME, (name,)).fetchone()
                 if row is None:
-                    number = self.db.execute(
-                        schema.INSERT_INSTANCE, (name, source, now, now)
-                    ).lastrowid
-                else:
-                    number = row[0]
-                    self.db.execute(schema.TOUCH_INSTANCE, (source, now, number))
+                    row = (
+                        self.db.execute(
+                            schema.INSERT_INSTANCE, (name, source, time.time())
+                        ).lastrowid,
+                    )
                 self.db.execute(schema.COMMIT)
             except BaseException:
                 self.db.execute(schema.ROLLBACK)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
-        return int(number)
+        return int(row[0])
 
     def job_cursors(self, instance: int) -> dict[int, JobCursor]:
         """Every stored job of ``instance``: what a restart needs to know of it."""

@@ -5,9 +5,13 @@ flux-python's handle and future API that journal consumers use, so that flux-cor
 ``flux.job.journal.JournalConsumer`` and ``flux.resource.ResourceJournalConsumer`` (and
 fluxjournal's consumers) run on them unchanged, in CI and in demos, with no broker.
 
-- :class:`ReplayFlux` serves recorded response payloads (the lines of a ``.jsonl`` capture).
+- :class:`ReplayFlux` serves recorded response payloads (the lines of a ``.jsonl`` capture);
+  with ``ends=True`` the stream ends after the last of them, so that a replay stops at the
+  end of its file, and :attr:`ReplayFlux.line_numbers` tells the line each came from.
 - :class:`SimulatedFlux` simulates a job manager: a deterministic, lazily generated history
-  of any size, the sentinel, then live events.
+  of any size, the sentinel, then live events. ``posted=k`` has requests find it ``k`` live
+  events later (at :attr:`SimulatedFlux.asked_at`, their backlog holding what those events
+  added), and ``keep_inactive`` purges all but the most recently inactive jobs.
 
 What both do, as the real services do:
 
@@ -15,9 +19,10 @@ What both do, as the real services do:
   ``job-manager.events-journal`` and ``resource.journal`` answer a streaming request with
   their backlog then the sentinel, keep the stream open, and end it with an ENODATA error
   once ``<topic>-cancel`` with ``{"matchtag": m}`` (sent with ``FLUX_RPC_NORESPONSE``) names
-  it. A request that is not streaming gets EPROTO, as does a job journal request whose
-  payload is not a JSON object, whose ``full`` is not a boolean, or whose ``allow``/``deny``
-  is not an object. Other topics get ENOSYS. A cancel is never answered: its future is
+  it (or, for a :class:`ReplayFlux` that ``ends``, once the recording is sent). A request
+  that is not streaming gets EPROTO, as does a job journal request whose payload is not a
+  JSON object, whose ``full`` is not a boolean, or whose ``allow``/``deny`` is not an
+  object. Other topics get ENOSYS. A cancel is never answered: its future is
   ready at once only because it is sent with ``FLUX_RPC_NORESPONSE`` (and reading it fails
   with EINVAL, as in flux-python).
 - The backlog (and its sentinel) is always delivered whole, even when the cancel comes
@@ -46,7 +51,7 @@ import threading
 import time
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Callable, Union
 
 __all__ = [
@@ -103,9 +108,9 @@ class _Stream:
     """The responses a service sends to one request, taken one by one by its future.
 
     ``backlog`` is sent whatever happens; ``live`` comes after it and is cut short by a
-    cancel unless ``live_survives_cancel``; a cancelled stream then ends with ENODATA. A
-    stream that is not ``streaming`` ends with its first response, like a plain RPC; an
-    error response ends any stream.
+    cancel unless ``live_survives_cancel``; a cancelled stream then ends with ENODATA, and
+    so does one that ``ends`` once everything is sent. A stream that is not ``streaming``
+    ends with its first response, like a plain RPC; an error response ends any stream.
     """
 
     __slots__ = (
@@ -113,6 +118,7 @@ class _Stream:
         "live",
         "streaming",
         "live_survives_cancel",
+        "ends",
         "rate",
         "cancelled",
         "done",
@@ -128,12 +134,14 @@ class _Stream:
         *,
         streaming: bool = True,
         live_survives_cancel: bool = True,
+        ends: bool = False,
         rate: float | None = None,
     ) -> None:
         self.backlog = backlog
         self.live = live
         self.streaming = streaming
         self.live_survives_cancel = live_survives_cancel
+        self.ends = ends
         self.rate = rate
         self.cancelled = False
         self.done = False
@@ -181,7 +189,7 @@ class _Stream:
                     return item
                 self.live = None
         self.wake_at = None
-        if self.cancelled:
+        if self.cancelled or self.ends:
             self.done = True
             return _Error(errno.ENODATA)
         return _NOTHING
@@ -573,19 +581,23 @@ class FakeFlux:
         self.reactor_stop(reactor)
 
 
-def _payload_tuple(payloads: Iterable[Payload]) -> tuple[bytes, ...]:
+def _numbered_payloads(payloads: Iterable[Payload]) -> tuple[tuple[bytes, ...], tuple[int, ...]]:
+    """The payloads to serve, without trailing newlines and empty ones, and the 1-based
+    position in ``payloads`` of each (its line, for the lines of a file)."""
     if isinstance(payloads, (str, bytes)):
         raise TypeError("payloads must be an iterable of payloads, not one payload")
-    result = []
-    for payload in payloads:
+    served: list[bytes] = []
+    numbers: list[int] = []
+    for number, payload in enumerate(payloads, 1):
         if isinstance(payload, str):
             payload = payload.encode("utf-8")
         elif not isinstance(payload, bytes):
             raise TypeError(f"a payload must be str or bytes, not {type(payload).__name__}")
         payload = payload.rstrip(b"\r\n")
         if payload:
-            result.append(payload)
-    return tuple(result)
+            served.append(payload)
+            numbers.append(number)
+    return tuple(served), tuple(numbers)
 
 
 class ReplayFlux(FakeFlux):
@@ -599,30 +611,58 @@ class ReplayFlux(FakeFlux):
     even ones that are not valid JSON, so that decoding errors can be tested.
 
     Every request gets all the recorded payloads, in order; then the stream stays open
-    until it is cancelled and ends with ENODATA. The recorded responses count as already
-    in flight: a cancel never drops any of them. The request's ``full``, ``allow`` and
-    ``deny`` are checked as the real service checks them but do not change what is served:
-    the recording already reflects the request it was made with.
+    until it is cancelled and ends with ENODATA, as a live service's does. With ``ends``
+    it ends with ENODATA right after the last recorded payload instead, as if cancelled
+    then, so that a consumer reading a capture (even one without a sentinel, or an empty
+    one) stops at its end. The recorded responses count as already in flight: a cancel
+    never drops any of them. The request's ``full``, ``allow`` and ``deny`` are checked as
+    the real service checks them but do not change what is served: the recording already
+    reflects the request it was made with.
+
+    :attr:`line_numbers` tells where each served payload was recorded.
     """
 
-    def __init__(self, payloads: Iterable[Payload] | Mapping[str, Iterable[Payload]]) -> None:
+    def __init__(
+        self,
+        payloads: Iterable[Payload] | Mapping[str, Iterable[Payload]],
+        *,
+        ends: bool = False,
+    ) -> None:
         super().__init__()
         if isinstance(payloads, Mapping):
-            self._recorded = {topic: _payload_tuple(p) for topic, p in payloads.items()}
+            numbered = {topic: _numbered_payloads(p) for topic, p in payloads.items()}
         else:
-            shared = _payload_tuple(payloads)
-            self._recorded = {JOB_JOURNAL_TOPIC: shared, RESOURCE_JOURNAL_TOPIC: shared}
+            shared = _numbered_payloads(payloads)
+            numbered = {JOB_JOURNAL_TOPIC: shared, RESOURCE_JOURNAL_TOPIC: shared}
+        self._recorded = {topic: served for topic, (served, _) in numbered.items()}
         self._topics = tuple(self._recorded)
+        self.ends = ends
+        # The job journal's, or else those of the first topic served (from_file's only one).
+        main = JOB_JOURNAL_TOPIC if JOB_JOURNAL_TOPIC in numbered else next(iter(numbered), None)
+        #: The 1-based line (position in the iterable given) each payload served on the job
+        #: journal topic came from, in serving order: empty lines are dropped, so payload
+        #: ``k`` is not always line ``k + 1``. When the job journal is not served, those of
+        #: the first topic that is (the one :meth:`from_file` was given); ``()`` for none.
+        self.line_numbers: tuple[int, ...] = numbered[main][1] if main is not None else ()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], topic: str | None = None) -> ReplayFlux:
-        """Replay a ``.jsonl`` capture, on ``topic`` only when one is given."""
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        topic: str | None = None,
+        *,
+        ends: bool = False,
+    ) -> ReplayFlux:
+        """Replay a ``.jsonl`` capture, on ``topic`` only when one is given.
+
+        ``ends`` as for the constructor; :attr:`line_numbers` are lines of the file.
+        """
         with open(path, "rb") as f:
             lines = f.read().splitlines()
-        return cls({topic: lines} if topic is not None else lines)
+        return cls({topic: lines} if topic is not None else lines, ends=ends)
 
     def _open_stream(self, topic: str, request: dict[str, Any]) -> _Stream:
-        return _Stream(iter(self._recorded[topic]))
+        return _Stream(iter(self._recorded[topic]), ends=self.ends)
 
 
 # -- the simulated job manager ----------------------------------------------------------
@@ -1017,6 +1057,67 @@ class _Instance:
         rng.shuffle(self.active_order)
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _hash_fraction(key: int) -> float:
+    """A fixed pseudo-random number in [0, 1) for ``key`` (splitmix64's finaliser)."""
+    z = (key + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return ((z ^ (z >> 31)) >> 11) / (1 << 53)
+
+
+def _scatter(order: Sequence[int], extra: Iterable[int], salt: int) -> Iterator[int]:
+    """``order`` with the indices of ``extra`` spread through it, each at a place fixed by
+    a hash of ``salt | index``: how a hash table that jobs were added to iterates."""
+    size = len(order) + 1
+    places = sorted((int(_hash_fraction(salt | index) * size), index) for index in extra)
+    if not places:
+        yield from order
+        return
+    k = 0
+    for position, index in enumerate(order):
+        while k < len(places) and places[k][0] <= position:
+            yield places[k][1]
+            k += 1
+        yield index
+    for _, index in places[k:]:
+        yield index
+
+
+class _Progress:
+    """What the first posted events did to the instance: the eventlog entries they added.
+
+    Keyed by job index (submission order): the jobs submitted after the request have
+    indices from ``first_new`` on. ``asked_at`` is the post time of the last of them.
+    """
+
+    __slots__ = ("asked_at", "first_new", "added", "new_jobs", "cleaned")
+
+    def __init__(self, asked_at: float, first_new: int) -> None:
+        self.asked_at = asked_at
+        self.first_new = first_new
+        self.added: dict[int, list[_Event]] = {}  # a job's new entries, in order
+        self.new_jobs: dict[int, _Job] = {}  # jobs submitted since the request
+        self.cleaned: dict[int, float] = {}  # jobs that became inactive: clean's timestamp
+
+    def add(self, post: float, event: _Event, job: _Job, index: int) -> None:
+        """Count one more event, posted at ``post``: its job's eventlog keeps it unless it
+        is ``annotations``."""
+        self.asked_at = post
+        if event[1] != "annotations":
+            self.added.setdefault(index, []).append(event)
+        if index >= self.first_new:
+            self.new_jobs.setdefault(index, job)
+        if event[1] == "clean":
+            self.cleaned[index] = event[0]
+
+    def new_active_jobs(self) -> list[int]:
+        """The jobs submitted since the request that are still active, in index order."""
+        return sorted(index for index in self.new_jobs if index not in self.cleaned)
+
+
 def _event_filter(request: dict[str, Any]) -> Callable[[str], bool] | None:
     """The job manager's allow/deny check for a request; None when all pass."""
     allow = request.get("allow")
@@ -1026,19 +1127,40 @@ def _event_filter(request: dict[str, Any]) -> Callable[[str], bool] | None:
     return lambda name: (allow is None or name in allow) and (deny is None or name not in deny)
 
 
+def _backlog_response(
+    job: _Job, eventlog: list[_Event], allowed: Callable[[str], bool] | None
+) -> bytes:
+    """A job's backlog response: its eventlog less what the filter drops, its jobspec, and
+    its R once it is allocated."""
+    sent = eventlog if allowed is None else [e for e in eventlog if allowed(e[1])]
+    entries = ",".join(map(_entry, sent))
+    allocated = job.t_alloc is not None and job.t_alloc <= eventlog[-1][0]
+    R = f',"R":{job.R}' if allocated else ""
+    return f'{{"id":{job.jobid},"events":[{entries}],"jobspec":{job.jobspec}{R}}}'.encode()
+
+
 class SimulatedFlux(FakeFlux):
     """A handle on a simulated flux-core 0.88.0 instance, its job history and live jobs.
 
-    ``jobs`` jobs have been submitted when a journal request comes (at
-    :attr:`request_time`); the last ``active`` of them (``jobs // 20`` by default) are still
-    pending or running, the others are over. Then ``live`` events are posted: the rest of
-    the active jobs' lives and new submissions. After them the stream stays open, silent,
-    until it is cancelled.
+    ``jobs`` jobs have been submitted at :attr:`request_time`; the last ``active`` of them
+    (``jobs // 20`` by default) are still pending or running, the others are over. From
+    then on ``live`` events are posted: the rest of the active jobs' lives and new
+    submissions. A journal request finds the instance after the first ``posted`` of those
+    (0 by default, at most ``live``, else ValueError), at :attr:`asked_at`: its backlog
+    holds each job's eventlog as it then is (jobs submitted meanwhile included, those
+    whose eventlog now ends with ``clean`` inactive), and its live events are the other
+    ``live - posted``. After them the stream stays open, silent, until it is cancelled.
+
+    ``keep_inactive`` is the job manager's purge (``job-manager.inactive-num-limit``):
+    the backlog holds only that many inactive jobs, those whose ``clean`` is latest when
+    asked; older ones are purged. None (the default) keeps them all; active jobs are never
+    purged.
 
     Everything is a function of the arguments, ``seed`` included: payloads are
     byte-identical from run to run, and every request sees the instance at the same moment
     (requests do not move it on). Jobs are made lazily, as they are sent, so a history of
-    millions of jobs holds 16 bytes a job in memory.
+    millions of jobs holds 16 bytes a job in memory; ``posted`` keeps what its events add,
+    and ``keep_inactive`` makes every inactive job once to find the latest.
 
     Jobs follow the captures: completed and failed jobs, timeouts, jobs cancelled while
     running, pending or held, held jobs released, urgency changes, afterok and begin-time
@@ -1048,14 +1170,15 @@ class SimulatedFlux(FakeFlux):
     submit time in ms since :attr:`epoch`.
 
     ``job-manager.events-journal``: the backlog (inactive jobs then active ones with
-    ``full``, active ones only without) in a hash-table order, the sentinel, then live
-    events one per response in the order the job manager posts them: events of different
-    jobs may be posted out of timestamp order (a few ms late), those of one job never are.
-    ``allow``/``deny`` filter entries as the service does: every job still gets its backlog
-    response, and filtered live events are not sent (``live`` counts events posted, sent or
-    not). On cancel, the backlog and sentinel still come whole, but live events not yet
-    received are dropped, since the job manager would have posted them after the cancel;
-    then ENODATA. ``rate`` paces live responses (per second); by default all are ready.
+    ``full``, active ones only without), each in a fixed hash-table order, the sentinel,
+    then live events one per response in the order the job manager posts them: events of
+    different jobs may be posted out of timestamp order (a few ms late), those of one job
+    never are. ``allow``/``deny`` filter entries as the service does: every job still gets
+    its backlog response, and filtered live events are not sent (``live`` and ``posted``
+    count events posted, sent or not). On cancel, the backlog and sentinel still come
+    whole, but live events not yet received are dropped, since the job manager would have
+    posted them after the cancel; then ENODATA. ``rate`` paces live responses (per
+    second); by default all are ready.
 
     ``resource.journal``: ``restart`` and rank 0's ``online``, ``resource-define`` alone
     with R, the other ranks' ``online`` and ``drains`` drain/undrain pairs in batches of up
@@ -1076,6 +1199,8 @@ class SimulatedFlux(FakeFlux):
         seed: int = 0,
         live: int = 0,
         *,
+        posted: int = 0,
+        keep_inactive: int | None = None,
         active: int | None = None,
         nodes: int = 4,
         cores: int = 4,
@@ -1089,11 +1214,17 @@ class SimulatedFlux(FakeFlux):
             active = jobs // 20
         if min(jobs, live, active, drains) < 0 or active > jobs:
             raise ValueError("jobs, live, drains must be >= 0 and 0 <= active <= jobs")
+        if not 0 <= posted <= live:
+            raise ValueError(f"posted must be between 0 and live ({live}), not {posted}")
+        if keep_inactive is not None and keep_inactive < 0:
+            raise ValueError("keep_inactive must be None or >= 0")
         if nodes < 1 or cores < 1 or interval <= 0 or (rate is not None and rate <= 0):
             raise ValueError("nodes, cores, interval and rate must be > 0")
         self.jobs = jobs
         self.seed = int(seed)
         self.live = live
+        self.posted = posted
+        self.keep_inactive = keep_inactive
         self.active = active
         self.nodes = nodes
         self.cores = cores
@@ -1101,25 +1232,46 @@ class SimulatedFlux(FakeFlux):
         self.interval = float(interval)
         self.rate = rate
         self.drains = drains
+        # Worked out when first needed, under the lock (reentrant: one needs the other).
+        self._lock = threading.RLock()
         self._instance: _Instance | None = None
-        self._instance_lock = threading.Lock()
+        self._after_posted: _Progress | None = None
+        self._latest_before_request: dict[int, set[int]] = {}  # by how many
         # Job i is seeded with key_base | i: any job can be made alone, in any order.
         self._key_base = random.Random(f"fluxjournal.testing:{seed}:jobs").getrandbits(22) << 40
 
     def _state(self) -> _Instance:
-        with self._instance_lock:
+        with self._lock:
             if self._instance is None:
                 self._instance = _Instance(
                     self.jobs, self.active, self.seed, self.epoch, self.interval
                 )
             return self._instance
 
+    def _progress(self) -> _Progress:
+        """What the first ``posted`` posted events did (worked out once, posting them)."""
+        with self._lock:
+            if self._after_posted is None:
+                progress = _Progress(self._state().request_time, self.jobs)
+                for post, event, job, index in itertools.islice(self._posts(), self.posted):
+                    progress.add(post, event, job, index)
+                self._after_posted = progress
+            return self._after_posted
+
     @property
     def request_time(self) -> float:
-        """The moment the instance is asked: the history is before it, live events after."""
+        """The moment the history ends and posting starts: ``jobs`` jobs are submitted,
+        the last ``active`` of them active; the live events are posted after it."""
         return self._state().request_time
 
+    @property
+    def asked_at(self) -> float:
+        """The moment a journal request finds the instance: the post time of the
+        ``posted``-th posted event, :attr:`request_time` when ``posted`` is 0."""
+        return self._progress().asked_at
+
     def _history_job(self, maker: _JobMaker, index: int) -> _Job:
+        """Job ``index`` of the ``jobs`` submitted before the request, whole."""
         state = self._state()
         ids, times, request = state.ids, state.times, state.request_time
         dep_id = ids[index - 1 - index % 7] if index else None
@@ -1136,79 +1288,120 @@ class SimulatedFlux(FakeFlux):
         return job
 
     def _backlog(self, full: bool, allowed: Callable[[str], bool] | None) -> Iterator[bytes]:
-        state = self._state()
-        request = state.request_time
+        """A request's backlog responses, one a job, then the sentinel."""
+        progress = self._progress()
+        request = self.request_time
         maker = _JobMaker(self.nodes, self.cores)
-        order: Iterable[int] = state.active_order
+        order = self._active_jobs(progress)
         if full:
-            order = itertools.chain(state.inactive_order, state.active_order)
+            order = itertools.chain(self._inactive_jobs(progress), order)
         for index in order:
-            job = self._history_job(maker, index)
-            entries = ",".join(
-                _entry(e)
-                for e in job.events
-                if e[0] <= request and e[1] != "annotations" and (allowed is None or allowed(e[1]))
-            )
-            R = f',"R":{job.R}' if job.t_alloc is not None and job.t_alloc <= request else ""
-            yield f'{{"id":{job.jobid},"events":[{entries}],"jobspec":{job.jobspec}{R}}}'.encode()
+            job, eventlog = self._eventlog(maker, index, request, progress)
+            yield _backlog_response(job, eventlog, allowed)
         yield JOB_SENTINEL
 
-    def _events_after_request(self) -> Iterator[tuple[float, _Event, _Job]]:
-        """Every event after the request, in timestamp order, with its job."""
+    def _eventlog(
+        self, maker: _JobMaker, index: int, request: float, progress: _Progress
+    ) -> tuple[_Job, list[_Event]]:
+        """Job ``index`` and its eventlog when asked: its events up to the request, then
+        those among the posted ones (a prefix of the rest: one job's are posted in order),
+        without ``annotations``, which the eventlog does not keep."""
+        added = progress.added.get(index)
+        if index >= self.jobs:
+            return progress.new_jobs[index], added or []
+        job = self._history_job(maker, index)
+        eventlog = [e for e in job.events if e[0] <= request and e[1] != "annotations"]
+        if added:
+            eventlog += added
+        return job, eventlog
+
+    def _inactive_jobs(self, progress: _Progress) -> Iterator[int]:
+        """The inactive jobs' indices in hash-table order, the purged ones left out."""
+        order = _scatter(self._state().inactive_order, sorted(progress.cleaned), self._key_base)
+        kept = self._kept_by_purge(progress)
+        return order if kept is None else (index for index in order if index in kept)
+
+    def _active_jobs(self, progress: _Progress) -> Iterator[int]:
+        """The active jobs' indices in hash-table order."""
+        order = _scatter(self._state().active_order, progress.new_active_jobs(), self._key_base)
+        over = progress.cleaned
+        return order if not over else (index for index in order if index not in over)
+
+    def _kept_by_purge(self, progress: _Progress) -> set[int] | None:
+        """The inactive jobs the purge has kept when asked; None when it kept them all."""
+        keep = self.keep_inactive
+        cleaned = progress.cleaned
+        if keep is None or keep >= self._state().n_inactive + len(cleaned):
+            return None
+        # A job that became inactive after the request did so later than all before it.
+        kept = set(heapq.nlargest(keep, cleaned, key=cleaned.__getitem__))
+        return kept | self._last_inactive_at_request(keep - len(kept))
+
+    def _last_inactive_at_request(self, count: int) -> set[int]:
+        """The ``count`` jobs whose ``clean`` is the latest before the request (made once)."""
+        if count <= 0:
+            return set()
+        with self._lock:
+            cache = self._latest_before_request
+            if count not in cache:
+                maker = _JobMaker(self.nodes, self.cores)
+
+                def t_clean(index: int) -> float:
+                    return self._history_job(maker, index).t_clean
+
+                inactive = range(self._state().n_inactive)
+                cache[count] = set(heapq.nlargest(count, inactive, key=t_clean))
+            return cache[count]
+
+    def _events_after_request(self) -> Iterator[tuple[float, _Event, _Job, int]]:
+        """Every event after the request, in timestamp order, with its job and its index."""
         state = self._state()
         request = state.request_time
         maker = _JobMaker(self.nodes, self.cores)
-        heap: list[tuple[float, int, _Event, Iterator[_Event], _Job]] = []
+        heap: list[tuple[float, int, _Event, Iterator[_Event], _Job, int]] = []
         order = itertools.count()
 
-        def follow(job: _Job, events: Iterator[_Event]) -> None:
+        def follow(job: _Job, index: int, events: Iterator[_Event]) -> None:
             event = next(events, None)
             if event is not None:
-                heapq.heappush(heap, (event[0], next(order), event, events, job))
+                heapq.heappush(heap, (event[0], next(order), event, events, job, index))
 
         for index in range(state.n_inactive, self.jobs):
             job = self._history_job(maker, index)
-            follow(job, (e for e in job.events if e[0] > request))
+            follow(job, index, (e for e in job.events if e[0] > request))
         recent = deque(state.ids[-8:], maxlen=8)
         submissions = _Submissions.resume(state.after, self.epoch, self.interval)
-        index = self.jobs
+        next_index = self.jobs
         t_next, id_next = submissions.next()
         while True:
             if not heap or t_next <= heap[0][0]:
-                dep_id = recent[index % len(recent)] if recent else None
-                job = maker.make(self._key_base | index, id_next, t_next, dep_id)
-                follow(job, iter(job.events))
+                dep_id = recent[next_index % len(recent)] if recent else None
+                job = maker.make(self._key_base | next_index, id_next, t_next, dep_id)
+                follow(job, next_index, iter(job.events))
                 recent.append(id_next)
-                index += 1
+                next_index += 1
                 t_next, id_next = submissions.next()
                 continue
-            t, _, event, events, job = heapq.heappop(heap)
-            yield t, event, job
-            follow(job, events)
+            t, _, event, events, job, index = heapq.heappop(heap)
+            yield t, event, job, index
+            follow(job, index, events)
 
-    def _live(self, allowed: Callable[[str], bool] | None) -> Iterator[bytes]:
-        """The live responses, in the order the job manager posts them.
+    def _posts(self) -> Iterator[tuple[float, _Event, _Job, int]]:
+        """Every event after the request as the job manager posts it, in posting order:
+        its post time, the event, its job and the job's index.
 
         Some events (never a submit) are posted up to 15 ms after their timestamp, but
         never before an earlier event of their job: events of different jobs come out of
         timestamp order now and then, as on a real broker, and those of one job never do.
+        Post times never decrease.
         """
-        if not self.live:
-            return
         rng = random.Random(f"fluxjournal.testing:{self.seed}:posting")
         last_post: dict[int, float] = {}
-        queue: list[tuple[float, int, _Event, _Job]] = []
-        posted = 0
-        for seq, (t, event, job) in enumerate(self._events_after_request()):
+        queue: list[tuple[float, int, _Event, _Job, int]] = []
+        for seq, (t, event, job, index) in enumerate(self._events_after_request()):
             while queue and queue[0][0] <= t:
-                _, _, sent, owner = heapq.heappop(queue)
-                if allowed is None or allowed(sent[1]):
-                    extra = _SENT_WITH.get(sent[1])
-                    value = f',"{extra}":{getattr(owner, extra)}' if extra else ""
-                    yield f'{{"id":{owner.jobid},"events":[{_entry(sent)}]{value}}}'.encode()
-                posted += 1
-                if posted == self.live:
-                    return
+                post, _, sent, owner, owner_index = heapq.heappop(queue)
+                yield post, sent, owner, owner_index
             name = event[1]
             late = rng.random() < 0.1 and name != "submit"
             post = t + rng.uniform(0.0, 0.015) if late else t
@@ -1217,7 +1410,17 @@ class SimulatedFlux(FakeFlux):
                 last_post.pop(job.jobid, None)
             else:
                 last_post[job.jobid] = post
-            heapq.heappush(queue, (post, seq, event, job))
+            heapq.heappush(queue, (post, seq, event, job, index))
+
+    def _live(self, allowed: Callable[[str], bool] | None) -> Iterator[bytes]:
+        """A request's live responses: the posted events after the first ``posted``, up
+        to ``live`` posted in all, those the filter lets through."""
+        for _, event, job, _ in itertools.islice(self._posts(), self.posted, self.live):
+            name = event[1]
+            if allowed is None or allowed(name):
+                extra = _SENT_WITH.get(name)
+                value = f',"{extra}":{getattr(job, extra)}' if extra else ""
+                yield f'{{"id":{job.jobid},"events":[{_entry(event)}]{value}}}'.encode()
 
     def journal_payloads(
         self,

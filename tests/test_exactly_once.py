@@ -1,0 +1,158 @@
+"""Exactly once across any stop: ingest is killed with SIGKILL at random moments while a
+simulated instance streams reordered live events and purges old jobs, restarted each time
+on the instance as it then is, and the database compared with the whole journal.
+
+``FLUXJOURNAL_KILL_POINTS`` sets how many kills the long run makes (the suite makes 60).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import time
+import traceback
+
+import pytest
+
+from fluxjournal import ingest
+from fluxjournal.stopping import StopRequest
+from fluxjournal.store import SQLiteStore
+from fluxjournal.testing import SimulatedFlux
+
+JOBS = 300
+LIVE = 20000
+RATE = 2000.0
+#: The purge keeps the 200 latest inactive jobs: some 2,000 live events after a job ends,
+#: it is gone from the backlog, long after a run has stored it.
+KEEP_INACTIVE = 200
+KILL_POINTS = int(os.environ.get("FLUXJOURNAL_KILL_POINTS", "60"))
+
+
+def instance_at(posted: int, keep_inactive: int | None = KEEP_INACTIVE) -> SimulatedFlux:
+    return SimulatedFlux(
+        jobs=JOBS, seed=11, live=LIVE, posted=posted, keep_inactive=keep_inactive, rate=RATE
+    )
+
+
+def full_journal(posted: int) -> dict[int, list[tuple]]:
+    """Every job's whole eventlog once ``posted`` live events are posted, nothing purged."""
+    out: dict[int, list[tuple]] = {}
+    for payload in instance_at(posted, keep_inactive=None).journal_payloads():
+        doc = json.loads(payload)
+        if doc["id"] == -1:
+            break
+        out[doc["id"]] = [
+            (e["timestamp"], e["name"], e.get("context", {})) for e in doc["events"]
+        ]
+    return out
+
+
+def backlog(posted: int, keep_inactive: int | None = KEEP_INACTIVE) -> list[bytes]:
+    """The backlog responses of a request after ``posted`` live events."""
+    payloads = []
+    for payload in instance_at(posted, keep_inactive).journal_payloads():
+        if payload.startswith(b'{"id":-1,'):
+            return payloads
+        payloads.append(payload)
+    return payloads
+
+
+def job_ids(payloads: list[bytes]) -> set[int]:
+    return {json.loads(payload)["id"] for payload in payloads}
+
+
+def stored(path) -> dict[int, list[tuple]]:
+    db = sqlite3.connect(path)
+    out: dict[int, list[tuple]] = {}
+    positions: dict[int, list[int]] = {}
+    for jobid, position, timestamp, name, context in db.execute(
+        "SELECT jobid, position, timestamp, name, context FROM events ORDER BY jobid, position"
+    ):
+        out.setdefault(jobid, []).append((timestamp, name, json.loads(context)))
+        positions.setdefault(jobid, []).append(position)
+    for jobid, found in positions.items():
+        assert found == list(range(len(found))), f"job {jobid}: positions {found}"
+    nevents = dict(db.execute("SELECT id, nevents FROM jobs"))
+    assert nevents == {jobid: len(log) for jobid, log in out.items()}
+    return out
+
+
+def child_error(path) -> str:
+    try:
+        with open(f"{path}.error") as text:
+            return "the ingest ended by itself:\n" + text.read()
+    except OSError:
+        return "the ingest ended by itself"
+
+
+def ingest_in_child(path, posted: int, once: bool) -> int:
+    """Fork a process that ingests the instance as it is after ``posted`` live events."""
+    pid = os.fork()
+    if pid == 0:  # the child: ingest until killed (or, with once, to the history's end)
+        status = 1
+        try:
+            with SQLiteStore(path) as store, StopRequest() as stop:
+                number = store.instance("simulated", "test")
+                ingest.run(instance_at(posted), store, number, once=once, stop_requested=stop)
+            status = 0
+        except BaseException:
+            with open(f"{path}.error", "a") as out:
+                traceback.print_exc(file=out)
+        finally:
+            os._exit(status)
+    return pid
+
+
+def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(tmp_path, monkeypatch):
+    # small transactions, so that kills land between commits of every kind
+    monkeypatch.setattr(ingest, "BATCH_EVENTS", 300)
+    monkeypatch.setattr(ingest, "COMMIT_INTERVAL", 0.01)
+    rng = random.Random(20261201)
+    path = tmp_path / "killed.db"
+    posted = 0
+    counts = []
+    for _ in range(KILL_POINTS):
+        pid = ingest_in_child(path, posted, once=False)
+        delay = rng.uniform(0.0, 0.3)
+        time.sleep(delay)
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status), child_error(path)
+        counts.append(sum(map(len, stored(path).values())) if path.exists() else 0)
+        # meanwhile the instance went on, about as far as the killed run had read
+        posted = min(LIVE, posted + int(delay * RATE * rng.uniform(0.3, 1.0)))
+    pid = ingest_in_child(path, posted, once=True)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, child_error(path)
+    journal = full_journal(posted)
+    # jobs purged before the first request were never in the journal the runs could read
+    never_offered = job_ids(backlog(0, None)) - job_ids(backlog(0))
+    assert stored(path) == {j: log for j, log in journal.items() if j not in never_offered}
+    purged_since = set(journal) - never_offered - job_ids(backlog(posted))
+    assert len(purged_since) > JOBS // 2  # the purge took many jobs the database keeps
+    # the kills fell at many different points of the work
+    assert len(set(counts)) >= KILL_POINTS // 3
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_commits_what_was_taken(tmp_path, stop):
+    path = tmp_path / "stopped.db"
+    pid = ingest_in_child(path, 0, once=False)
+    deadline = time.monotonic() + 30
+    while not path.exists() or not sqlite3.connect(path).execute(
+        "SELECT name FROM sqlite_master WHERE name = 'events'"
+    ).fetchone() or not sqlite3.connect(path).execute("SELECT 1 FROM events").fetchone():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.2)
+    os.kill(pid, stop)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    # what was stored is every job's eventlog up to some point, and more than the history
+    whole = full_journal(LIVE)
+    kept = stored(path)
+    assert all(log == whole[jobid][: len(log)] for jobid, log in kept.items())
+    assert sum(map(len, kept.values())) > sum(len(json.loads(p)["events"]) for p in backlog(0))
