@@ -67,17 +67,57 @@ def test_rows_keep_a_null_context_apart_from_a_missing_one(impl):
 # -- the schema ------------------------------------------------------------------------
 
 #: What the issue asks of the jobs table, in the names of ``flux jobs -a --json``.
-JOB_LIST_FIELDS = (
-    "id userid urgency priority state result success waitstatus returncode t_submit t_depend "
-    "t_priority t_sched t_run t_cleanup t_inactive duration expiration ntasks ncores nnodes "
-    "ranks nodelist name cwd queue project bank exception_occurred exception_type "
-    "exception_severity exception_note jobspec R"
-).split()
+JOB_LIST_FIELDS = [
+    "id",
+    "userid",
+    "urgency",
+    "priority",
+    "state",
+    "result",
+    "success",
+    "waitstatus",
+    "returncode",
+    "t_submit",
+    "t_depend",
+    "t_priority",
+    "t_sched",
+    "t_run",
+    "t_cleanup",
+    "t_inactive",
+    "duration",
+    "expiration",
+    "ntasks",
+    "ncores",
+    "nnodes",
+    "ranks",
+    "nodelist",
+    "name",
+    "cwd",
+    "queue",
+    "project",
+    "bank",
+    "exception_occurred",
+    "exception_type",
+    "exception_severity",
+    "exception_note",
+    "jobspec",
+    "R",
+]
 
-ACCOUNTING_COLUMNS = (
-    "id userid t_submit t_run t_inactive ranks R jobspec project bank requested_duration "
-    "actual_duration"
-).split()
+ACCOUNTING_COLUMNS = [
+    "id",
+    "userid",
+    "t_submit",
+    "t_run",
+    "t_inactive",
+    "ranks",
+    "R",
+    "jobspec",
+    "project",
+    "bank",
+    "requested_duration",
+    "actual_duration",
+]
 
 
 def columns(db: sqlite3.Connection, table: str) -> list[str]:
@@ -88,8 +128,14 @@ def test_a_new_database_has_the_schema(tmp_path):
     path = tmp_path / "new.db"
     SQLiteStore(path).close()
     db = sqlite3.connect(path)
-    assert columns(db, "events") == ["instance", "jobid", "position", "timestamp", "name",
-                                     "context"]
+    assert columns(db, "events") == [
+        "instance",
+        "jobid",
+        "position",
+        "timestamp",
+        "name",
+        "context",
+    ]
     jobs = columns(db, "jobs")
     assert jobs[:2] == ["instance", "id"]
     assert set(JOB_LIST_FIELDS) <= set(jobs)

@@ -17,7 +17,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fluxjournal.ingest import IngestError
 from fluxjournal.jobid import JobID
@@ -31,22 +32,30 @@ COMMANDS = ("ingest", "tail", "bench")
 DEFAULT_SIMULATED_JOBS = 2000
 
 
+def _number(text: str, kind: Callable[[str], float]) -> float:
+    """``kind(text)``, with argparse's message when it is not a number at all."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
 def _count(text: str) -> int:
-    value = int(text)
+    value = int(_number(text, int))
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
 
 
 def _rate(text: str) -> float:
-    value = float(text)
+    value = _number(text, float)
     if not value > 0 or math.isinf(value):
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
     return value
 
 
 def _finite(text: str) -> float:
-    value = float(text)
+    value = _number(text, float)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
     return value
@@ -156,24 +165,36 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
     return {None: report, "ingest": ingest, "tail": tail}
 
 
+def _option_nargs(flag: str, takes: dict[str, Any]) -> Any:
+    """The ``nargs`` of the option ``flag`` names, whole or as an unambiguous prefix (as
+    argparse allows); 0 for one that names none: it is then left to the parser."""
+    if flag in takes:
+        return takes[flag]
+    if flag.startswith("--"):
+        kinds = {nargs for name, nargs in takes.items() if name.startswith(flag)}
+        if len(kinds) == 1:
+            return kinds.pop()
+    return 0
+
+
 def split_command(argv: Sequence[str], known: dict) -> tuple[str | None, list[str]]:
     """Find the command name wherever it stands among the options; return it and the rest."""
-    takes_value = {}
+    takes: dict[str, Any] = {}
     for parser in known.values():
         for action in parser._actions:
             for flag in action.option_strings:
-                takes_value[flag] = action.nargs
+                takes[flag] = action.nargs
     args = list(argv)
     i = 0
     while i < len(args):
         token = args[i]
         if token == "--":
             break
-        if token.startswith("-"):
-            nargs = takes_value.get(token.split("=", 1)[0])
-            if "=" not in token and nargs is None:
+        if token.startswith("-") and "=" not in token:
+            nargs = _option_nargs(token, takes)
+            if nargs is None:
                 i += 1  # its value follows
-            elif "=" not in token and nargs == "?" and i + 1 < len(args):
+            elif nargs == "?" and i + 1 < len(args):
                 following = args[i + 1]
                 if following not in COMMANDS and not following.startswith("-"):
                     i += 1
@@ -181,6 +202,14 @@ def split_command(argv: Sequence[str], known: dict) -> tuple[str | None, list[st
             return token, args[:i] + args[i + 1 :]
         i += 1
     return None, args
+
+
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What no single option's type can check: exits with a usage error."""
+    if getattr(args, "follow", False) and args.replay is not None:
+        parser.error("--follow does not apply to --replay: a replay ends with its file")
+    if args.posted > args.live:
+        parser.error(f"--posted {args.posted} is more than the --live events ({args.live})")
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
@@ -203,8 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench.main(rest)
     parser = known[name]
     args = parser.parse_args(rest)
-    if getattr(args, "follow", False) and args.replay is not None:
-        parser.error("--follow does not apply to --replay: a replay ends with its file")
+    _check(parser, args)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
     if name == "ingest":
         from fluxjournal.ingest import command

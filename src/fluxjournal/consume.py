@@ -1,19 +1,24 @@
 """``fluxjournal`` with no command: read a whole journal and count what came through.
 
 It reads the Flux instance of ``--uri`` or ``FLUX_URI``; with neither (and no other source
-named) it reads a simulated instance and says so on its first line.
+named) it reads a simulated instance and says so on its first line. A response that cannot
+be decoded is reported (with its line, for a replay) and skipped; the exit status is then 1.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
 from typing import IO, Any
 
 import fluxjournal
+from fluxjournal.errors import MalformedResponse
 from fluxjournal.journal import JournalConsumer
-from fluxjournal.sources import opened_source
+from fluxjournal.sources import ResponseCounter, TappedFlux, opened_source
+
+log = logging.getLogger("fluxjournal.consume")
 
 
 def command(args: Any, out: IO[str], err: IO[str]) -> int:
@@ -32,8 +37,12 @@ def command(args: Any, out: IO[str], err: IO[str]) -> int:
 
 
 def _consume(args: Any, source: Any, out: IO[str], err: IO[str]) -> int:
+    counter = ResponseCounter()
     consumer = JournalConsumer(
-        source.handle, full=not args.active_only, since=args.since, include_sentinel=True
+        TappedFlux(source.handle, counter),
+        full=not args.active_only,
+        since=args.since,
+        include_sentinel=True,
     )
     follow = source.live and args.follow
     names: Counter = Counter()
@@ -41,6 +50,7 @@ def _consume(args: Any, source: Any, out: IO[str], err: IO[str]) -> int:
     history = None
     in_history = consumer.full
     stopped = False
+    bad = 0
     started = time.perf_counter()
     consumer.start()
     while True:
@@ -50,6 +60,10 @@ def _consume(args: Any, source: Any, out: IO[str], err: IO[str]) -> int:
         except TimeoutError:
             consumer.stop()  # what is already in flight still comes, then the end
             stopped = True
+            continue
+        except MalformedResponse as exc:
+            bad += 1
+            log.warning("%s: %s", source.describe_response(counter.taken), exc)
             continue
         if not batch:
             break
@@ -76,4 +90,6 @@ def _consume(args: Any, source: Any, out: IO[str], err: IO[str]) -> int:
     report.write(f"total: {total} events of {len(jobs)} jobs in {elapsed:.3f} s\n")
     for name, count in names.most_common():
         report.write(f"  {name:20s} {count}\n")
-    return 0
+    if bad:
+        report.write(f"bad responses skipped: {bad}\n")
+    return 1 if bad else 0

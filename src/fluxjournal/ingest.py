@@ -37,7 +37,7 @@ from fluxjournal import _impl
 from fluxjournal.errors import MalformedResponse
 from fluxjournal.jobid import JobID
 from fluxjournal.joblist import JobRecord
-from fluxjournal.sources import opened_source
+from fluxjournal.sources import recorded, source_from
 from fluxjournal.stopping import StopRequest
 from fluxjournal.store import JobCursor, SQLiteStore, StoreError, Summary
 from fluxjournal.stream import JournalStream
@@ -108,7 +108,8 @@ class Ingest:
         self.pending_rows = 0
         self.pending_jobs: dict[int, JobRecord] = {}
         self.stored_events = 0
-        self.stored_jobs = 0
+        #: the jobs whose rows this run wrote
+        self.jobs_written: set[int] = set()
         self.history_events = 0
         self.jobs_seen = 0
 
@@ -195,23 +196,24 @@ class Ingest:
         return self.pending_rows
 
     def flush(self) -> None:
-        """Write what is waiting, in one transaction."""
+        """Write what is waiting, in one transaction. It is handed over first: rows whose
+        write failed or was interrupted are never written again by this run (the next
+        run finds them in the journal), so that nothing is written twice."""
         if not self.pending_events and not self.pending_jobs:
             return
+        chunks, records = self.pending_events, self.pending_jobs
+        self.pending_events, self.pending_rows, self.pending_jobs = [], 0, {}
         jobs = [
             (self.instance, jobid, self.cursors[jobid].nevents, *record.fields())
-            for jobid, record in self.pending_jobs.items()
+            for jobid, record in records.items()
         ]
         # in key order (a stable sort by job keeps each job's positions in order), the
         # B-tree takes the rows page by page instead of all over
-        self.pending_events.sort(key=_first_jobid)
-        events = list(itertools.chain.from_iterable(self.pending_events))
+        chunks.sort(key=_first_jobid)
+        events = list(itertools.chain.from_iterable(chunks))
         self.store.write(events, jobs)
         self.stored_events += len(events)
-        self.stored_jobs += len(jobs)
-        self.pending_events = []
-        self.pending_rows = 0
-        self.pending_jobs = {}
+        self.jobs_written.update(records)
 
 
 class Progress:
@@ -360,7 +362,7 @@ def run(
     return IngestResult(
         reader.responses,
         ingest.stored_events,
-        ingest.stored_jobs,
+        len(ingest.jobs_written),
         ingest.history_events,
         history_seconds,
         reader.bad,
@@ -372,15 +374,15 @@ def format_summary(path: str, name: str, summary: Summary) -> str:
     """One line on what the database holds for an instance: jobs per state, events."""
     jobs = sum(count for _, count in summary.jobs_by_state)
     states = ", ".join(f"{state} {count:,}" for state, count in summary.jobs_by_state)
-    return (
-        f"{path}, instance {name}: {jobs:,} jobs ({states or 'none'}); "
-        f"{summary.events:,} events"
-    )
+    return f"{path}, instance {name}: {jobs:,} jobs ({states or 'none'}); {summary.events:,} events"
 
 
 def command(args: Any, out: IO[str], err: IO[str]) -> int:
     """``fluxjournal ingest``: open the source and the database, store, report."""
-    with opened_source(args) as source, SQLiteStore(args.db) as store:
+    # the source, then the database, then the record file: nothing is made on disk for a
+    # source that cannot be had, and a database that cannot be used leaves --record alone
+    source = source_from(args)
+    with SQLiteStore(args.db) as store, recorded(source, args.record) as source:
         name = args.instance or source.instance
         instance = store.instance(name, source.description)
         show = None
@@ -401,10 +403,12 @@ def command(args: Any, out: IO[str], err: IO[str]) -> int:
             err.write("\r\x1b[K")
         if not args.quiet:
             elapsed = time.monotonic() - started
+            skipped = (
+                f"; {result.bad_responses} bad responses skipped" if result.bad_responses else ""
+            )
             out.write(
                 f"stored {result.stored_events:,} new events of {result.stored_jobs:,} jobs "
-                f"from {source.description} in {elapsed:.2f} s"
-                f"{'' if not result.bad_responses else f'; {result.bad_responses} bad responses skipped'}\n"
+                f"from {source.description} in {elapsed:.2f} s{skipped}\n"
             )
             out.write(format_summary(args.db, name, store.summary(instance)) + "\n")
         if stop.signal is not None:

@@ -79,9 +79,7 @@ def _open_replay(path: str) -> Source:
     return Source(handle, f"replay of {path}", name, False, line_of)
 
 
-def _open_simulation(
-    jobs: int, seed: int, live: int, rate: float | None, posted: int
-) -> Source:
+def _open_simulation(jobs: int, seed: int, live: int, rate: float | None, posted: int) -> Source:
     from fluxjournal.testing import SimulatedFlux
 
     handle = SimulatedFlux(jobs=jobs, seed=seed, live=live, rate=rate, posted=posted)
@@ -106,23 +104,56 @@ def _open_instance(uri: str | None) -> Source:
         handle = flux.Flux(uri)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise SourceError(f"cannot reach the Flux instance at {uri}: {reason}; "
-                          f"{_NO_INSTANCE_HINT}") from None
-    return Source(handle, f"Flux instance {uri}", instance_name(handle, uri), True,
-                  _response_number)
+        raise SourceError(
+            f"cannot reach the Flux instance at {uri}: {reason}; {_NO_INSTANCE_HINT}"
+        ) from None
+    return Source(
+        handle, f"Flux instance {uri}", instance_name(handle, uri), True, _response_number
+    )
 
 
 def instance_name(handle: Any, uri: str) -> str:
-    """A name for a Flux instance that survives its restarts."""
-    # placeholder until the identity question is settled below
-    return uri
+    """A name for a Flux instance that survives its restarts: ``flux:`` and the time of
+    the first ``start`` in its startlog (the KVS eventlog ``admin.eventlog`` that
+    ``flux startlog`` reads, kept across restarts with the instance's content). flux-core
+    has no instance UUID. Without a startlog the URI has to serve."""
+    try:
+        import flux.kvs
+
+        log = flux.kvs.get(handle, STARTLOG_KEY)
+    except (OSError, ValueError, ImportError):
+        return uri
+    first = _first_entry(log)
+    if first is None or not isinstance(first.get("timestamp"), (int, float)):
+        return uri
+    return f"flux:{first['timestamp']:.6f}"
 
 
-@contextlib.contextmanager
-def opened_source(args: Any) -> Iterator[Source]:
-    """The source the command line names (``--uri``, ``--simulate``, ``--replay``), its
-    journal also written to ``--record FILE`` when given."""
-    source = open_source(
+#: The KVS key of an instance's startlog (RFC 18 eventlog: one ``start`` per boot).
+STARTLOG_KEY = "admin.eventlog"
+
+
+def _first_entry(log: Any) -> dict | None:
+    """The first entry of an eventlog as flux.kvs.get() gives it: decoded when the log has
+    one line, text when it has several."""
+    if isinstance(log, dict):
+        return log
+    if isinstance(log, bytes):
+        log = log.decode("utf-8", "replace")
+    if not isinstance(log, str) or not log.strip():
+        return None
+    import json
+
+    try:
+        entry = json.loads(log.splitlines()[0])
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def source_from(args: Any) -> Source:
+    """The source the command line names (``--uri``, ``--simulate``, ``--replay``)."""
+    return open_source(
         uri=args.uri,
         simulate=args.simulate,
         replay=args.replay,
@@ -131,48 +162,86 @@ def opened_source(args: Any) -> Iterator[Source]:
         rate=args.rate,
         posted=args.posted,
     )
-    if args.record is None:
+
+
+@contextlib.contextmanager
+def recorded(source: Source, path: str | None) -> Iterator[Source]:
+    """``source``, its journal also written to ``path`` (``--record``) when given."""
+    if path is None:
         yield source
         return
     try:
-        out = open(args.record, "wb")  # noqa: SIM115 - closed below, after the command
+        out = open(path, "wb")  # noqa: SIM115 - closed below, after the command
     except OSError as exc:
-        raise SourceError(f"cannot write record file {args.record}: {exc.strerror}") from None
+        raise SourceError(f"cannot write record file {path}: {exc.strerror}") from None
     with out:
         yield source._replace(handle=RecordingFlux(source.handle, out))
 
 
-class RecordingFlux:
-    """A handle that writes every job journal payload it receives to ``out``, one a line."""
+def opened_source(args: Any) -> contextlib.AbstractContextManager[Source]:
+    """The source the command line names, recorded to ``--record FILE`` when given."""
+    return recorded(source_from(args), args.record)
 
-    def __init__(self, handle: Any, out: IO[bytes]) -> None:
+
+class TappedFlux:
+    """A handle that hands every job journal payload it receives to ``tap``, as it is
+    taken, before the consumer sees it."""
+
+    def __init__(self, handle: Any, tap: Callable[[bytes], Any]) -> None:
         self._handle = handle
-        self._out = out
+        self._tap = tap
 
     def rpc(self, topic: str, *args: Any, **kwargs: Any) -> Any:
         future = self._handle.rpc(topic, *args, **kwargs)
         if topic != JOB_JOURNAL_TOPIC:
             return future
-        return RecordingFuture(future, self._out)
+        return TappedFuture(future, self._tap)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._handle, name)
 
 
-class RecordingFuture:
-    """A journal future whose payloads are written out as they are taken."""
+class RecordingFlux(TappedFlux):
+    """A handle that writes every job journal payload it receives to ``out``, one a line."""
 
-    def __init__(self, future: Any, out: IO[bytes]) -> None:
+    def __init__(self, handle: Any, out: IO[bytes]) -> None:
+        super().__init__(handle, lambda payload: out.write(payload + b"\n"))
+
+
+class ResponseCounter:
+    """A tap that counts the payloads taken: the number of the one a consumer refused."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def __call__(self, payload: bytes) -> None:
+        self.taken += 1
+
+
+class _MatchtagOnly:
+    """The part of a future's ``pimpl`` a cancel needs. Not the future's own: a reader
+    that found its C handle there would read the responses past the tap."""
+
+    __slots__ = ("get_matchtag",)
+
+    def __init__(self, pimpl: Any) -> None:
+        self.get_matchtag = pimpl.get_matchtag
+
+
+class TappedFuture:
+    """A journal future whose payloads go to a tap as they are taken."""
+
+    def __init__(self, future: Any, tap: Callable[[bytes], Any]) -> None:
         self._future = future
         self._reader = reader_for(future)
-        self._out = out
+        self._tap = tap
         self._payload: bytes | None = None
-        self.pimpl = future.pimpl
+        self.pimpl = _MatchtagOnly(future.pimpl)
 
     def is_ready(self) -> bool:
         return self._payload is not None or bool(self._reader.ready())
 
-    def wait_for(self, timeout: float = -1.0) -> RecordingFuture:
+    def wait_for(self, timeout: float = -1.0) -> TappedFuture:
         if self._payload is None:
             self._reader.wait(timeout)
         return self
@@ -180,7 +249,7 @@ class RecordingFuture:
     def get_bytes(self) -> bytes:
         if self._payload is None:
             self._payload = self._reader.take() or b""
-            self._out.write(self._payload + b"\n")
+            self._tap(self._payload)
         return self._payload
 
     def get_str(self) -> str:
@@ -190,7 +259,7 @@ class RecordingFuture:
         self._payload = None
         self._reader.reset()
 
-    def then(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> RecordingFuture:
+    def then(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> TappedFuture:
         self._future.then(lambda _f, *a, **k: callback(self, *a, **k), *args, **kwargs)
         return self
 
