@@ -400,17 +400,12 @@ def read_lines(stream, into: queue.Queue) -> None:
     into.put(None)
 
 
-@pytest.mark.parametrize(
-    "signum, status", [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
-)
-def test_follow_prints_live_events_as_they_come_and_stops_on_a_signal(tmp_path, signum, status):
-    jobs, posted = "20", 30
-    before = tail("--simulate", jobs, cwd=tmp_path)
-    record = tmp_path / "record.jsonl"
+def spawn_tail(args: list[str], cwd) -> tuple[subprocess.Popen, queue.Queue, threading.Thread]:
+    """``fluxjournal tail ARGS`` running, and a thread putting its output lines on a queue
+    (None at the end)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fluxjournal", "tail", "--follow", "--simulate", jobs]
-        + ["--live", str(posted), "--record", str(record)],
-        cwd=tmp_path,
+        [sys.executable, "-m", "fluxjournal", "tail", *args],
+        cwd=cwd,
         env=environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -420,6 +415,20 @@ def test_follow_prints_live_events_as_they_come_and_stops_on_a_signal(tmp_path, 
     lines: queue.Queue = queue.Queue()
     reader = threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True)
     reader.start()
+    return proc, lines, reader
+
+
+@pytest.mark.parametrize(
+    "signum, status", [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+)
+def test_follow_prints_live_events_as_they_come_and_stops_on_a_signal(tmp_path, signum, status):
+    jobs, posted = "20", 30
+    before = tail("--simulate", jobs, cwd=tmp_path)
+    record = tmp_path / "record.jsonl"
+    proc, lines, reader = spawn_tail(
+        ["--follow", "--simulate", jobs, "--live", str(posted), "--record", str(record)],
+        tmp_path,
+    )
     try:
         # every line arrives while the command still runs: the output is flushed when
         # the journal goes quiet, not only at the end
@@ -451,18 +460,7 @@ def test_a_signal_stops_the_printing_of_a_long_history(tmp_path, big_capture, si
     # the reader stops reading, so the command cannot get far through a history of many
     # pipe buffers before the signal comes; after it, it must not print the rest
     entries = history(big_capture)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fluxjournal", "tail", "--replay", str(big_capture)],
-        cwd=tmp_path,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    )
-    lines: queue.Queue = queue.Queue()
-    reader = threading.Thread(target=read_lines, args=(proc.stdout, lines), daemon=True)
-    reader.start()
+    proc, lines, reader = spawn_tail(["--replay", str(big_capture)], tmp_path)
     try:
         printed = [lines.get(timeout=TIMEOUT)]
         proc.send_signal(signum)

@@ -1199,16 +1199,7 @@ def format_table(rows: Sequence[Row]) -> str:
                 "-" if row.memory_share is None else f"{row.memory_share:.3f}",
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
-    left = {1, 2}
-    out = []
-    for line in lines:
-        cells = [
-            cell.ljust(w) if i in left else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(line, widths))
-        ]
-        out.append("  ".join(cells).rstrip())
-    return "\n".join(out)
+    return _aligned(lines, {1, 2})
 
 
 def write_chart(rows: Sequence[Row], path: str | os.PathLike[str]) -> None:
@@ -1456,6 +1447,8 @@ def ingest_ratios(rows: Sequence[IngestMeasurement]) -> list[dict[str, Any]]:
 
 
 def _aligned(lines: list[tuple[str, ...]], left: set[int]) -> str:
+    """The lines as a table: columns as wide as their widest cell, those in ``left``
+    aligned left, the others right."""
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     out = []
     for line in lines:
