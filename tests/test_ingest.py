@@ -349,3 +349,31 @@ def test_a_simulated_history_is_stored_whole(impl, tmp_path):
     path = tmp_path / "sim.db"
     ingest_payloads(impl, path, payloads, once=False)
     assert stored_events(path) == journal_entries(payloads)
+
+
+def test_a_job_sent_again_after_a_crash_keeps_its_row_and_gets_only_what_is_new(impl, tmp_path):
+    """An instance that lost its last commits sends a job's events again, live, and then
+    one it never sent: only that one is stored, and the row is the whole job's."""
+    path = tmp_path / "resent.db"
+    doc = json.loads(MIX[0])  # an inactive job of the capture
+    jobid = doc["id"]
+    entries = doc["events"]
+    ingest_payloads(impl, path, [json.dumps(doc).encode(), b'{"id":-1,"events":[]}'])
+    row_before = job_rows(path)[jobid]
+    later = dict(
+        entries[-1],
+        timestamp=entries[-1]["timestamp"] + 5.0,
+        name="memo",
+        context={"note": "after"},
+    )
+    live = [{"id": jobid, "events": [entry]} for entry in entries[3:] + [later]]
+    payloads = [b'{"id":-1,"events":[]}', *(json.dumps(p).encode() for p in live)]
+    result = ingest_payloads(impl, path, payloads, once=False)
+    assert result.stored_events == 1
+    log = stored_events(path)[jobid]
+    assert [name for _, _, name, _ in log] == [e["name"] for e in entries] + ["memo"]
+    row_after = job_rows(path)[jobid]
+    assert {k: v for k, v in row_after.items() if k != "nevents"} == {
+        k: v for k, v in row_before.items() if k != "nevents"
+    }
+    assert row_after["nevents"] == len(entries) + 1

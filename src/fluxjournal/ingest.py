@@ -154,13 +154,19 @@ class Ingest:
         record = self.records.get(jobid)
         if record is None:
             record = JobRecord(jobid)
-            if cursor is not None and jobid not in self.stored_keys:
-                # stored before, yet not followed by this stream: an instance that lost
-                # what it had sent (a crash before its commit) may send it again
-                log.debug("job %s: live events of a job stored as over", JobID(jobid).f58)
-                self.stored_keys[jobid] = self.store.event_keys(self.instance, jobid)
+            if cursor is not None:
+                self._resume(jobid, record)
         record.apply(rows, response.jobspec_text, response.R_text)
         self._take(jobid, record, rows)
+
+    def _resume(self, jobid: int, record: JobRecord) -> None:
+        """Bring ``record`` up to what is stored of a job this stream did not follow from
+        its backlog (one stored as over, that an instance which lost what it had sent in a
+        crash sends again): what it sends is then stored unless it is among that."""
+        log.debug("job %s: live events of a job stored as over", JobID(jobid).f58)
+        entries, jobspec, R = self.store.job_history(self.instance, jobid)
+        record.apply(entries, jobspec, R)
+        self.stored_keys[jobid] = {(timestamp, name) for timestamp, name, _ in entries}
 
     # -- what both have in common ------------------------------------------------------
 

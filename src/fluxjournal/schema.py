@@ -218,6 +218,10 @@ ACTIVE_EVENT_KEYS = (
 )
 ANY_EVENT = "SELECT 1 FROM events LIMIT 1"
 EVENT_KEYS = "SELECT timestamp, name FROM events WHERE instance = ? AND jobid = ?"
+JOB_EVENTS = (
+    "SELECT timestamp, name, context FROM events WHERE instance = ? AND jobid = ? ORDER BY position"
+)
+JOB_JOBSPEC_AND_R = "SELECT jobspec, R FROM jobs WHERE instance = ? AND id = ?"
 
 COUNT_EVENTS = "SELECT COUNT(*) FROM events WHERE instance = ?"
 COUNT_JOBS_BY_STATE = (

@@ -172,6 +172,17 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
 
+    def job_history(self, instance: int, jobid: int) -> tuple[list[tuple], str | None, str | None]:
+        """One stored job: its entries as (timestamp, name, context) in position order, and
+        its jobspec and R."""
+        try:
+            entries = self.db.execute(schema.JOB_EVENTS, (instance, jobid)).fetchall()
+            row = self.db.execute(schema.JOB_JOBSPEC_AND_R, (instance, jobid)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+        jobspec, R = row if row is not None else (None, None)
+        return entries, jobspec, R
+
     def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
         """Store event rows and job rows in one transaction."""
         try:
