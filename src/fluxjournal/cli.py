@@ -27,6 +27,7 @@ from fluxjournal.stopping import EXIT_INTERRUPTED
 from fluxjournal.store import StoreError
 
 EXIT_ERROR = 1
+EXIT_STATUSES = "exit status: 0 done (a stop by SIGTERM too), 1 error, 2 bad usage, 130 SIGINT"
 COMMANDS = ("ingest", "tail", "bench")
 #: The simulated history of ``--simulate`` without a number.
 DEFAULT_SIMULATED_JOBS = 2000
@@ -114,6 +115,7 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
         description="Read a Flux job-manager journal and report what came through. "
         "Commands: ingest (store it in SQLite), tail (print events), bench (benchmarks); "
         "`fluxjournal COMMAND --help` for each.",
+        epilog=EXIT_STATUSES,
     )
     _add_source_options(report)
     report.add_argument("--jobs", type=_count, default=20000, help="simulated history size")
@@ -134,6 +136,7 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
         description="Store every job event of a Flux instance in an SQLite database, exactly "
         "once across any stop, with a jobs table as `flux jobs -a --json` reports it. Runs "
         "until stopped (SIGINT, SIGTERM) or, with --once, until the history is stored.",
+        epilog=EXIT_STATUSES,
     )
     ingest.add_argument("--db", required=True, metavar="PATH", help="the SQLite database file")
     ingest.add_argument("--once", action="store_true", help="stop once the history is stored")
@@ -147,6 +150,7 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
         prog="fluxjournal tail",
         description="Print a journal's events, the history in time order, as flux-core's "
         "JournalEvent prints them, or as JSON Lines.",
+        epilog=EXIT_STATUSES,
     )
     tail.add_argument("--format", choices=("text", "json"), default="text")
     tail.add_argument("--follow", action="store_true", help="go on with live events")
