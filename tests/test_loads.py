@@ -818,7 +818,7 @@ def test_bytes_like_inputs(impl):
 def test_memoryview_slice_error_position_is_relative_to_the_slice(impl):
     """Our rule: positions index the memoryview as given, not its underlying buffer."""
     with pytest.raises(JSONDecodeError) as info:
-        impl.loads(memoryview(b"xxx[1,]yyy")[3:7])
+        impl.loads(memoryview(b"xxx[1,x]yyy")[3:8])
     assert (info.value.msg, info.value.pos) == ("Expecting value", 3)
 
 
