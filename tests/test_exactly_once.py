@@ -72,8 +72,13 @@ def holds_history(kept: dict[int, list[tuple]], posted: int) -> bool:
 
 
 def stored(path) -> dict[int, list[tuple]]:
-    db = sqlite3.connect(path)
+    """Every stored job's entries; checks positions and ``nevents`` on the way. A run
+    killed before its first commit leaves a database without tables: nothing stored."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")  # one snapshot for both tables, while a run may be writing
     out: dict[int, list[tuple]] = {}
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone() is None:
+        return out
     positions: dict[int, list[int]] = {}
     for jobid, position, timestamp, name, context in db.execute(
         "SELECT jobid, position, timestamp, name, context FROM events ORDER BY jobid, position"
@@ -163,13 +168,7 @@ def test_a_signal_commits_what_was_taken(tmp_path, stop):
     path = tmp_path / "stopped.db"
     pid = ingest_in_child(path, 0, once=False)
     deadline = time.monotonic() + 30
-    while (
-        not path.exists()
-        or not sqlite3.connect(path)
-        .execute("SELECT name FROM sqlite_master WHERE name = 'events'")
-        .fetchone()
-        or not sqlite3.connect(path).execute("SELECT 1 FROM events").fetchone()
-    ):
+    while not (path.exists() and stored(path)):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     time.sleep(0.2)
