@@ -1,6 +1,6 @@
 """Type stubs for the compiled core; ``fluxjournal._pycore`` has the same names."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fluxjournal.jobid import JobID
@@ -58,6 +58,21 @@ class History:
     def __len__(self) -> int: ...
     def next(self) -> JournalEventBase | None: ...
     def take(self, limit: int = ...) -> list[JournalEventBase]: ...
+
+class JobRecord:
+    """One job's job-list state (``fluxjournal.joblist.JobRecord`` is the twin's)."""
+
+    @property
+    def id(self) -> Any: ...
+    @property
+    def t_submit(self) -> float: ...
+    def __init__(self, jobid: int) -> None: ...
+    @property
+    def inactive(self) -> bool: ...
+    def apply(
+        self, rows: Iterable[Sequence[Any]], jobspec_text: str | None, R_text: str | None
+    ) -> None: ...
+    def fields(self) -> tuple[Any, ...]: ...
 
 class ConsumerCore:
     backlog: Any

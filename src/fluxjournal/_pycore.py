@@ -288,7 +288,6 @@ class Response:
             if float(entry["timestamp"]) > floor
         ]
 
-
     @property
     def jobspec_text(self) -> str | None:
         """The response's ``jobspec`` as JSON text; None when absent."""
@@ -447,3 +446,8 @@ class ConsumerCore:
             if event is None:
                 return
             yield event
+
+
+# The pure-Python JobRecord lives in joblist.py, with job-list's rules and constants; it
+# decodes with this module's loads (joblist imports this module in turn, after JobRecord).
+from fluxjournal.joblist import JobRecord  # noqa: E402, F401

@@ -128,7 +128,7 @@ class Ingest:
             if cursor.inactive and count == cursor.nevents:
                 return  # over, and every entry is stored: the common case on a restart
         rows = response.rows((self.instance, jobid))
-        record = JobRecord(jobid)
+        record = self.core.JobRecord(jobid)
         record.apply(rows, response.jobspec_text, response.R_text)
         self._take(jobid, record, rows)
 
@@ -153,7 +153,7 @@ class Ingest:
                 return
         record = self.records.get(jobid)
         if record is None:
-            record = JobRecord(jobid)
+            record = self.core.JobRecord(jobid)
             if cursor is not None:
                 self._resume(jobid, record)
         record.apply(rows, response.jobspec_text, response.R_text)

@@ -8,6 +8,14 @@ the exception flattened into ``exception_*``. A field ``flux jobs`` leaves out i
 
 Two fields of ``flux jobs`` depend on the moment it runs and are not kept: ``runtime`` of
 a running job (None until the job leaves RUN) and ``t_remaining``.
+
+What the eventlog, jobspec and R hold is read with its JSON types checked, so that every
+field keeps the type of its column: a context value of another type (or an integer beyond
+64 bits) reads as if it were absent, and a jobspec or R that is not as job-list reads it
+leaves the fields it would give unknown. The work is bounded by the size of the input.
+
+This is the pure-Python implementation (``fluxjournal._pycore.JobRecord``);
+``fluxjournal._core.JobRecord`` is the compiled one, with the same results.
 """
 
 from __future__ import annotations
@@ -15,8 +23,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from fluxjournal import _impl
-from fluxjournal.hostlist import decode_idset, encode_hostlist, encode_idset, expand_hostlist
+from fluxjournal.hostlist import (
+    MAX_IDS,
+    decode_idset,
+    encode_hostlist,
+    encode_idset,
+    expand_hostlist,
+)
 from fluxjournal.jsontext import compact_json
 
 # flux_job_state_t
@@ -45,6 +58,18 @@ _JOBSPEC_UPDATE_ROOTS = ("resources", "tasks", "attributes")
 
 #: Where a row of ``Response.rows()`` keeps timestamp, name and context (from its end).
 _TIMESTAMP, _NAME, _CONTEXT = -3, -2, -1
+
+#: The integers a job row holds: job-list's are C integers, SQLite's 64-bit ones.
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+#: A wait status is a C int (what ``os.WIFEXITED`` and the rest take).
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
+#: Most (rank, core) pairs the entries of an R's ``R_lite`` may name in all (more than a
+#: whole machine of 100,000 nodes of 160 cores); past it, or past :data:`MAX_IDS` ranks,
+#: the R is refused as malformed rather than expanded.
+MAX_CORE_PAIRS = 1 << 24
+
+#: What reading a malformed jobspec or R raises.
+_MALFORMED = (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError)
 
 
 class JobRecord:
@@ -147,14 +172,14 @@ class JobRecord:
                 handler(self, row[_TIMESTAMP], row[_CONTEXT])
 
     def _context(self, text: str) -> dict:
-        value = _impl.loads(text)
+        value = _pycore.loads(text)
         return value if isinstance(value, dict) else {}
 
     def _on_submit(self, t: float, text: str) -> None:
         context = self._context(text)
-        self.userid = context.get("userid")
-        self.urgency = context.get("urgency")
-        self.submit_version = context.get("version", -1)
+        self.userid = _integer(context.get("userid"), None)
+        self.urgency = _integer(context.get("urgency"), None)
+        self.submit_version = _integer(context.get("version", -1), -1)
         self.t_submit = t
 
     def _on_validate(self, t: float, text: str) -> None:
@@ -164,7 +189,7 @@ class JobRecord:
         self._transition(PRIORITY, t)
 
     def _on_priority(self, t: float, text: str) -> None:
-        self.priority = self._context(text).get("priority", self.priority)
+        self.priority = _integer(self._context(text).get("priority", self.priority), self.priority)
         if self.state == PRIORITY:
             self._transition(SCHED, t, conditional=True)
 
@@ -172,7 +197,7 @@ class JobRecord:
         self._transition(RUN, t)
 
     def _on_finish(self, t: float, text: str) -> None:
-        self.waitstatus = self._context(text).get("status", -1)
+        self.waitstatus = _integer(self._context(text).get("status", -1), -1, INT_MIN, INT_MAX)
         if self.waitstatus == 0 and not (self.exception_occurred and self.exception_severity == 0):
             self.success = True
         self._transition(CLEANUP, t)
@@ -181,17 +206,17 @@ class JobRecord:
         self._transition(INACTIVE, t)
 
     def _on_urgency(self, t: float, text: str) -> None:
-        self.urgency = self._context(text).get("urgency", self.urgency)
+        self.urgency = _integer(self._context(text).get("urgency", self.urgency), self.urgency)
         self._revert(t)
 
     def _on_exception(self, t: float, text: str) -> None:
         context = self._context(text)
-        severity = context.get("severity", 0)
+        severity = _integer(context.get("severity", 0), 0)
         if not self.exception_occurred or severity < self.exception_severity:
             self.exception_occurred = True
             self.exception_severity = severity
-            self.exception_type = context.get("type")
-            self.exception_note = context.get("note")
+            self.exception_type = _string(context.get("type"))
+            self.exception_note = _string(context.get("note"))
         if severity == 0:
             self._transition(CLEANUP, t)
 
@@ -215,14 +240,14 @@ class JobRecord:
             self._parse_R()
 
     def _on_dependency_add(self, t: float, text: str) -> None:
-        description = self._context(text).get("description")
+        description = _string(self._context(text).get("description"))
         if self.dependencies is None:
             self.dependencies = []
         if description not in self.dependencies:
             self.dependencies.append(description)
 
     def _on_dependency_remove(self, t: float, text: str) -> None:
-        description = self._context(text).get("description")
+        description = _string(self._context(text).get("description"))
         if self.dependencies and description in self.dependencies:
             self.dependencies.remove(description)
 
@@ -290,28 +315,27 @@ class JobRecord:
         try:
             system = jobspec.get("attributes", {}).get("system", {})
             job = system.get("job")
-            self.name = job.get("name") if isinstance(job, dict) else None
+            self.name = _text(job.get("name") if isinstance(job, dict) else None)
             if self.name is None:
                 self.name = _command_name(jobspec["tasks"][0]["command"][0])
-            self.cwd = system.get("cwd")
-            self.queue = system.get("queue")
+            self.cwd = _text(system.get("cwd"))
+            self.queue = _text(system.get("queue"))
             self.duration = float(system["duration"])
-            self.project = system.get("project", self.project)
-            self.bank = system.get("bank", self.bank)
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+            self.project = _text(system.get("project", self.project))
+            self.bank = _text(system.get("bank", self.bank))
+        except _MALFORMED:
             return
         try:
-            counts = _resource_counts(jobspec["resources"])
-        except (KeyError, TypeError, AttributeError):
+            nnodes, nslots, slot_size, exclusive = _resource_counts(jobspec["resources"])
+            if nslots <= 0 or slot_size <= 0:
+                return
+            if nnodes:
+                nslots = _product(nslots, nnodes)
+            self.nnodes = nnodes if nnodes else -1
+            self._count_tasks(jobspec, system, nnodes, nslots, slot_size)
+            self.ncores = -1 if nnodes and exclusive else _product(nslots, slot_size)
+        except _MALFORMED:
             return
-        nnodes, nslots, slot_size, exclusive = counts
-        if nslots <= 0 or slot_size <= 0:
-            return
-        if nnodes:
-            nslots *= nnodes
-        self.nnodes = nnodes if nnodes else -1
-        self._count_tasks(jobspec, system, nnodes, nslots, slot_size)
-        self.ncores = -1 if nnodes and exclusive else nslots * slot_size
 
     def _count_tasks(
         self, jobspec: dict, system: dict, nnodes: int, nslots: int, slot_size: int
@@ -319,24 +343,26 @@ class JobRecord:
         options = system.get("shell", {}).get("options", {})
         per_resource = options.get("per-resource") if isinstance(options, dict) else None
         if isinstance(per_resource, dict):
-            count = per_resource.get("count", 1)
-            if per_resource.get("type") == "node":
+            kind = per_resource.get("type")
+            if kind == "node":
+                count = _checked(per_resource.get("count", 1))
                 if nnodes:
-                    self.ntasks = nnodes * count
+                    self.ntasks = _product(nnodes, count)
                 else:
                     self.tasks_per_node = count
                     self.ntasks = -1
                 return
-            if per_resource.get("type") == "core":
+            if kind == "core":
+                count = _checked(per_resource.get("count", 1))
                 if not nnodes:
-                    self.ntasks = nslots * slot_size * count
+                    self.ntasks = _product(_product(nslots, slot_size), count)
                 else:
                     self.tasks_per_core = count
                     self.ntasks = -1
                 return
         try:
-            self.ntasks = int(jobspec["tasks"][0]["count"]["total"])
-        except (KeyError, IndexError, TypeError, ValueError):
+            self.ntasks = _checked(int(jobspec["tasks"][0]["count"]["total"]))
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError):
             self.ntasks = nslots
 
     def _parse_R(self) -> None:
@@ -346,26 +372,24 @@ class JobRecord:
         try:
             execution = R["execution"]
             expiration = execution.get("expiration", -1.0)
-            self.expiration = float(expiration) if expiration > 0 else 0.0
-            cores: dict[int, set[int]] = {}
-            for entry in execution["R_lite"]:
-                ids = decode_idset(entry.get("children", {}).get("core", ""))
-                for rank in decode_idset(entry["rank"]):
-                    cores.setdefault(rank, set()).update(ids)
-            hosts: list[str] = []
-            for hostlist in execution.get("nodelist", []):
-                hosts += expand_hostlist(hostlist)
-        except (KeyError, TypeError, AttributeError, ValueError):
+            expiration = float(expiration) if expiration > 0 else 0.0
+            cores = _cores_by_rank(execution["R_lite"])
+            hosts = _hosts(execution.get("nodelist", []), len(cores))
+            nnodes = len(cores)
+            ncores = sum(len(ids) for ids in cores.values())
+            ntasks = self.ntasks
+            if self.tasks_per_node:
+                ntasks = _product(nnodes, self.tasks_per_node)
+            if self.tasks_per_core:
+                ntasks = _product(ncores, self.tasks_per_core)
+        except _MALFORMED:
             return
-        ranks = sorted(cores)
-        self.nnodes = len(ranks)
-        if self.tasks_per_node:
-            self.ntasks = self.nnodes * self.tasks_per_node
-        self.ranks = encode_idset(ranks)
-        self.nodelist = encode_hostlist(hosts[: len(ranks)])
-        self.ncores = sum(len(ids) for ids in cores.values())
-        if self.tasks_per_core:
-            self.ntasks = self.ncores * self.tasks_per_core
+        self.expiration = expiration
+        self.nnodes = nnodes
+        self.ncores = ncores
+        self.ntasks = ntasks
+        self.ranks = encode_idset(sorted(cores))
+        self.nodelist = encode_hostlist(hosts)
 
     # -- what flux jobs -a --json says --------------------------------------------------
 
@@ -461,8 +485,41 @@ def _decoded_object(text: str | None) -> dict | None:
     """The JSON object ``text`` holds; None when there is no text or it is no object."""
     if text is None:
         return None
-    value = _impl.loads(text)
+    value = _pycore.loads(text)
     return value if isinstance(value, dict) else None
+
+
+def _integer(value: Any, default: Any, low: int = INT64_MIN, high: int = INT64_MAX) -> Any:
+    """``value`` if it is a JSON integer from ``low`` to ``high``, else ``default``: a
+    context value of another type reads as if it were absent."""
+    return value if type(value) is int and low <= value <= high else default
+
+
+def _string(value: Any) -> str | None:
+    """``value`` if it is a string, else None (a context value of another type)."""
+    return value if type(value) is str else None
+
+
+def _text(value: Any) -> str | None:
+    """``value``, a string of the jobspec or None; TypeError for anything else."""
+    if value is not None and type(value) is not str:
+        raise TypeError(f"not a string: {value!r}")
+    return value
+
+
+def _checked(value: Any) -> int:
+    """``value``, a count of the jobspec: a JSON integer of 64 bits; TypeError or
+    OverflowError for anything else."""
+    if type(value) is not int:
+        raise TypeError(f"not an integer: {value!r}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise OverflowError(f"integer out of range: {value}")
+    return value
+
+
+def _product(a: int, b: int) -> int:
+    """``a * b``; OverflowError when it leaves 64 bits."""
+    return _checked(a * b)
 
 
 def _command_name(arg0: str) -> str:
@@ -473,30 +530,102 @@ def _command_name(arg0: str) -> str:
 
 def _resource_counts(resources: list) -> tuple[int, int, int, bool]:
     """(nodes, slots, cores per slot, exclusive) of a jobspec's resources, as job-list's
-    jj_get_counts reads them."""
-    found = {"nnodes": 0, "nslots": 0, "slot_size": 0, "exclusive": False}
-    pending = [(entry, 1) for entry in resources]
+    jj_get_counts reads them: depth first, in document order, the last of a type winning;
+    a node's count multiplied by the counts above it."""
+    nnodes = nslots = slot_size = 0
+    exclusive = False
+    pending = [(entry, 1) for entry in reversed(_array(resources))]
     while pending:
-        entry, factor = pending.pop(0)
-        count = entry["count"]
+        entry, factor = pending.pop()
+        count = _checked(entry["count"])
         kind = entry["type"]
+        factor = _product(factor, count)
         if kind == "node":
-            found["nnodes"] = factor * count
+            nnodes = factor
             if entry.get("exclusive"):
-                found["exclusive"] = True
+                exclusive = True
         elif kind == "slot":
-            found["nslots"] = count
+            nslots = count
         elif kind == "core":
-            found["slot_size"] = count
-        pending.extend((child, factor * count) for child in entry.get("with", ()))
-    return found["nnodes"], found["nslots"], found["slot_size"], found["exclusive"]
+            slot_size = count
+        if "with" in entry:
+            pending.extend((child, factor) for child in reversed(_array(entry["with"])))
+    return nnodes, nslots, slot_size, exclusive
+
+
+def _array(value: Any) -> list:
+    """``value``, a list of resources; TypeError for anything else."""
+    if type(value) is not list:
+        raise TypeError(f"resources are not an array: {value!r}")
+    return value
+
+
+def _cores_by_rank(R_lite: Any) -> dict[int, frozenset[int] | set[int]]:
+    """The core ids of each rank an R's ``R_lite`` names. A rank named by one entry shares
+    that entry's set; ValueError past MAX_IDS ranks or MAX_CORE_PAIRS (rank, core) pairs."""
+    cores: dict[int, frozenset[int] | set[int]] = {}
+    named = pairs = 0
+    for entry in R_lite:
+        ids = decode_idset(entry.get("children", {}).get("core", ""))
+        ranks = decode_idset(entry["rank"])
+        named += len(ranks)
+        pairs += len(ranks) * len(ids)
+        if named > MAX_IDS or pairs > MAX_CORE_PAIRS:
+            raise ValueError("R_lite names too many ranks or cores")
+        shared = frozenset(ids)
+        for rank in ranks:
+            have = cores.get(rank)
+            if have is None:
+                cores[rank] = shared
+            elif have is not shared:
+                if type(have) is frozenset:
+                    have = cores[rank] = set(have)
+                have.update(shared)
+    return cores
+
+
+def _hosts(nodelist: Any, needed: int) -> list[str]:
+    """The first ``needed`` hosts of an R's ``nodelist`` (entries past them are not read)."""
+    hosts: list[str] = []
+    for hostlist in nodelist:
+        if len(hosts) >= needed:
+            break
+        if type(hostlist) is not str:
+            raise TypeError(f"not a hostlist: {hostlist!r}")
+        hosts += expand_hostlist(hostlist, needed - len(hosts))
+    return hosts
 
 
 def _set_path(target: dict, path: str, value: Any) -> None:
-    """``target[a][b][c] = value`` for the path ``a.b.c``, making the levels it lacks."""
+    """``target[a][b][c] = value`` for the path ``a.b.c``, making the levels it lacks; not
+    done when ``value`` would then lie deeper than the decoders read (MAX_DEPTH)."""
     keys = path.split(".")
+    if _nested_deeper_than(value, _pycore.MAX_DEPTH - len(keys)):
+        return
     for key in keys[:-1]:
         if not isinstance(target.get(key), dict):
             target[key] = {}
         target = target[key]
     target[keys[-1]] = value
+
+
+def _nested_deeper_than(value: Any, levels: int) -> bool:
+    """Whether ``value`` holds containers more than ``levels`` deep (a list or object is
+    one level, what it holds the next)."""
+    pending = [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if level > levels:
+            return True
+        pending.extend((child, level + 1) for child in children)
+    return False
+
+
+# The twin's decoder (``_pycore`` imports this module in turn: so this import comes last).
+from fluxjournal import _pycore  # noqa: E402
