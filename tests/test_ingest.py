@@ -377,3 +377,89 @@ def test_a_job_sent_again_after_a_crash_keeps_its_row_and_gets_only_what_is_new(
         k: v for k, v in row_before.items() if k != "nevents"
     }
     assert row_after["nevents"] == len(entries) + 1
+
+
+def entry(t: float, name: str, **context) -> dict:
+    return {"timestamp": t, "name": name, **({"context": context} if context else {})}
+
+
+SENTINEL = b'{"id":-1,"events":[]}'
+OVER = [
+    entry(1000.0, "submit", userid=7, urgency=16, flags=0, version=1),
+    entry(1001.0, "validate"),
+    entry(1002.0, "depend"),
+    entry(1003.0, "priority", priority=16),
+    entry(1004.0, "exception", type="cancel", severity=0, note="", userid=7),
+    entry(1005.0, "clean"),
+]
+
+
+def response(jobid: int, *entries: dict) -> bytes:
+    return json.dumps({"id": jobid, "events": list(entries)}).encode()
+
+
+def test_a_finished_job_with_the_same_count_but_another_last_entry_is_not_skipped(impl, tmp_path):
+    """An instance that lost a job's last commits in a crash may post them again, later:
+    the count of entries is the same, the entries are not."""
+    path = tmp_path / "recount.db"
+    ingest_payloads(impl, path, [response(5, *OVER), SENTINEL])
+    again = [*OVER[:-1], entry(2000.0, "clean")]
+    result = ingest_payloads(impl, path, [response(5, *again), SENTINEL])
+    assert result.stored_events == 1
+    log = stored_events(path)[5]
+    assert [(t, n) for _, t, n, _ in log] == [(e["timestamp"], e["name"]) for e in OVER] + [
+        (2000.0, "clean")
+    ]
+    assert job_rows(path)[5]["nevents"] == len(OVER) + 1
+
+
+def test_a_live_response_with_annotations_leaves_no_gap_in_positions(impl, tmp_path):
+    path = tmp_path / "gap.db"
+    live = {
+        "id": 5,
+        "events": [entry(1004.0, "annotations", annotations={"sched": {}}), OVER[4]],
+    }
+    payloads = [response(5, *OVER[:4]), SENTINEL, json.dumps(live).encode(), response(5, OVER[5])]
+    result = ingest_payloads(impl, path, payloads, once=False)
+    assert result.bad_responses == 0
+    assert [p for p, *_ in stored_events(path)[5]] == list(range(len(OVER)))
+
+
+def test_a_lost_sentinel_does_not_turn_live_events_into_history(impl, tmp_path):
+    path = tmp_path / "nosentinel.db"
+    payloads = [
+        response(5, *OVER[:4]),
+        b'{"id":-1,"events":[',
+        response(5, OVER[4]),
+        response(5, OVER[5]),
+    ]
+    result = ingest_payloads(impl, path, payloads, once=False)
+    assert result.bad_responses == 1
+    assert [n for _, _, n, _ in stored_events(path)[5]] == [e["name"] for e in OVER]
+    assert job_rows(path)[5]["state"] == "INACTIVE"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"events":[{"timestamp":1.0,"name":"submit"}]}',
+        b'{"id":18446744073709551616,"events":[{"timestamp":1.0,"name":"submit"}]}',
+        b'{"id":-5,"events":[{"timestamp":1.0,"name":"submit"}]}',
+        b'{"id":9,"events":[{"timestamp":1.0,"name":"\\ud800"}]}',
+    ],
+    ids=["no id", "id beyond 64 bits", "negative id", "lone surrogate name"],
+)
+def test_a_response_that_cannot_be_stored_is_skipped_in_history_and_live(impl, tmp_path, bad):
+    path = tmp_path / "unusable.db"
+    payloads = [response(5, *OVER[:4]), bad, SENTINEL, bad, response(5, *OVER[4:])]
+    result = ingest_payloads(impl, path, payloads, once=False)
+    assert result.bad_responses == 2
+    assert set(stored_events(path)) == {5}
+    assert len(stored_events(path)[5]) == len(OVER)
+
+
+def test_a_context_with_a_lone_surrogate_is_stored_with_its_meaning(impl, tmp_path):
+    path = tmp_path / "surrogate.db"
+    odd = {"timestamp": 1000.5, "name": "memo", "context": {"note": "\ud800"}}
+    ingest_payloads(impl, path, [response(5, OVER[0], odd), SENTINEL])
+    assert stored_events(path)[5][1][3] == {"note": "\ud800"}

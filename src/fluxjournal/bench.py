@@ -717,11 +717,8 @@ class _CapturingStore:
     def job_cursors(self, instance: int) -> dict:
         return {}
 
-    def active_event_keys(self, instance: int) -> dict:
+    def active_jobs(self, instance: int) -> dict:
         return {}
-
-    def event_keys(self, instance: int, jobid: int) -> set:
-        return set()
 
     def defer_indexes(self) -> bool:
         return False

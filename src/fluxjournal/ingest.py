@@ -29,6 +29,7 @@ import gc
 import itertools
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NamedTuple
@@ -37,9 +38,9 @@ from fluxjournal import _impl
 from fluxjournal.errors import MalformedResponse
 from fluxjournal.jobid import JobID
 from fluxjournal.joblist import JobRecord
-from fluxjournal.sources import recorded, source_from
+from fluxjournal.sources import SourceError, recorded, source_from
 from fluxjournal.stopping import StopRequest
-from fluxjournal.store import JobCursor, SQLiteStore, StoreError, Summary
+from fluxjournal.store import JobCursor, SQLiteStore, StoredJob, StoreError, Summary
 from fluxjournal.stream import JournalStream
 
 log = logging.getLogger("fluxjournal.ingest")
@@ -70,9 +71,12 @@ class IngestResult(NamedTuple):
     stored_events: int
     stored_jobs: int
     history_events: int
-    history_seconds: float | None
     bad_responses: int
     ended: bool
+
+
+#: The largest job id: FLUIDs are 64-bit, SQLite's integers signed 64-bit.
+MAX_JOBID = (1 << 63) - 1
 
 
 def _first_jobid(rows: list[tuple]) -> int:
@@ -84,25 +88,43 @@ def _key(row: tuple) -> tuple[float, str]:
 
 
 def _renumber(rows: list[tuple], first: int) -> list[tuple]:
-    """The rows with positions ``first``, ``first + 1``, ... (when some were left out)."""
-    if not rows or rows[0][_POSITION] == first:
-        return rows
+    """The rows with positions ``first``, ``first + 1``, ... (after some were left out)."""
     return [(*row[:_POSITION], first + k, *row[_POSITION + 1 :]) for k, row in enumerate(rows)]
 
 
+def _check_names(rows: list[tuple]) -> None:
+    """Refuse a name SQLite cannot take as text (a lone surrogate, which JSON allows)."""
+    for row in rows:
+        name = row[_NAME]
+        if not name.isascii():
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MalformedResponse(f"event name {name!r} is not valid Unicode") from None
+
+
 class Ingest:
-    """The per-job cursor of one instance and the rows waiting to be written."""
+    """The per-job cursor of one instance and the rows waiting to be written.
+
+    A job's record (``JobRecord``) always holds exactly its stored entries and those
+    waiting to be written, so its row is that of all of them.
+    """
 
     def __init__(self, store: SQLiteStore, instance: int, core: Any = _impl) -> None:
         self.store = store
         self.instance = instance
         self.core = core
         self.cursors: dict[int, JobCursor] = store.job_cursors(instance)
-        #: the stored (timestamp, name) of each job that was active when last stored:
-        #: what the journal sends of it again is left out
-        self.stored_keys: dict[int, set] = store.active_event_keys(instance)
-        #: jobs that are not over: their live events change their row
+        #: the jobs that were active when last stored, taken up from their stored entries
+        #: when the journal first sends them
+        self.stored_active: dict[int, StoredJob] = store.active_jobs(instance)
+        #: the (timestamp, name) of the stored entries of each job whose entries the
+        #: journal may send again: what it sends is stored unless it is among them
+        self.stored_keys: dict[int, set] = {}
+        #: the jobs this run follows (not over): their live events change their row
         self.records: dict[int, JobRecord] = {}
+        #: the jobs of this backlog, so that a live event is not taken for history
+        self.history_jobs: set[int] = set()
         #: rows waiting to be written, a list per response: one job's, in position order
         self.pending_events: list[list[tuple]] = []
         self.pending_rows = 0
@@ -111,7 +133,6 @@ class Ingest:
         #: the jobs whose rows this run wrote
         self.jobs_written: set[int] = set()
         self.history_events = 0
-        self.jobs_seen = 0
 
     # -- the history: one response per job, its whole eventlog so far ------------------
 
@@ -119,18 +140,19 @@ class Ingest:
         """Take one backlog response: store the entries of its job the database lacks."""
         jobid = response.id
         count = len(response)
+        self.history_jobs.add(jobid)
         self.history_events += count
-        self.jobs_seen += 1
         cursor = self.cursors.get(jobid)
-        if cursor is not None:
-            if count and cursor.t_submit is not None:
-                self._check_same_job(jobid, response.timestamps()[0], cursor.t_submit)
-            if cursor.inactive and count == cursor.nevents:
+        if cursor is not None and count:
+            stamps = response.timestamps()
+            if cursor.t_submit is not None:
+                self._check_same_job(jobid, stamps[0], cursor.t_submit)
+            if cursor.inactive and count == cursor.nevents and stamps[-1] == cursor.t_last:
                 return  # over, and every entry is stored: the common case on a restart
         rows = response.rows((self.instance, jobid))
-        record = self.core.JobRecord(jobid)
-        record.apply(rows, response.jobspec_text, response.R_text)
-        self._take(jobid, record, rows)
+        _check_names(rows)
+        record = self.core.JobRecord(jobid) if cursor is None else self._resume(jobid)
+        self._take(jobid, record, rows, response)
 
     def _check_same_job(self, jobid: int, first: float, t_submit: float) -> None:
         if first != t_submit:
@@ -146,48 +168,53 @@ class Ingest:
         """Take one live response: its entries follow what is stored of its job."""
         jobid = response.id
         cursor = self.cursors.get(jobid)
-        rows = response.rows((self.instance, jobid), 0, cursor.nevents if cursor else 0)
+        stored = cursor.nevents if cursor is not None else 0
+        rows = response.rows((self.instance, jobid), 0, stored)
         if any(row[_NAME] in JOURNAL_ONLY for row in rows):
-            rows = [row for row in rows if row[_NAME] not in JOURNAL_ONLY]
+            rows = _renumber([row for row in rows if row[_NAME] not in JOURNAL_ONLY], stored)
             if not rows:
                 return
+        _check_names(rows)
         record = self.records.get(jobid)
         if record is None:
-            record = self.core.JobRecord(jobid)
-            if cursor is not None:
-                self._resume(jobid, record)
-        record.apply(rows, response.jobspec_text, response.R_text)
-        self._take(jobid, record, rows)
-
-    def _resume(self, jobid: int, record: JobRecord) -> None:
-        """Bring ``record`` up to what is stored of a job this stream did not follow from
-        its backlog (one stored as over, that an instance which lost what it had sent in a
-        crash sends again): what it sends is then stored unless it is among that."""
-        log.debug("job %s: live events of a job stored as over", JobID(jobid).f58)
-        entries, jobspec, R = self.store.job_history(self.instance, jobid)
-        record.apply(entries, jobspec, R)
-        self.stored_keys[jobid] = {(timestamp, name) for timestamp, name, _ in entries}
+            record = self.core.JobRecord(jobid) if cursor is None else self._resume(jobid)
+        self._take(jobid, record, rows, response)
 
     # -- what both have in common ------------------------------------------------------
 
-    def _take(self, jobid: int, record: JobRecord, rows: list[tuple]) -> None:
+    def _resume(self, jobid: int) -> JobRecord:
+        """The record of a stored job this run does not follow yet, built from its stored
+        entries; from now on what the journal sends of it is stored unless it is among
+        them (the backlog repeats what is stored; an instance that lost what it had sent
+        in a crash sends it again)."""
+        if jobid in self.pending_jobs:
+            self.flush()  # what is read back must include what waits to be written
+        stored = self.stored_active.pop(jobid, None)
+        if stored is None:
+            log.debug("job %s: taken up from the database", JobID(jobid).f58)
+            stored = self.store.job(self.instance, jobid)
+        record = self.core.JobRecord(jobid)
+        record.apply(stored.entries, stored.jobspec, stored.R)
+        self.stored_keys[jobid] = {(timestamp, name) for timestamp, name, _ in stored.entries}
+        return record
+
+    def _take(self, jobid: int, record: JobRecord, rows: list[tuple], response: Any) -> None:
         """Keep the rows the database lacks, and the job's record while it is active."""
         cursor = self.cursors.get(jobid)
         stored = cursor.nevents if cursor is not None else 0
         keys = self.stored_keys.get(jobid)
         if keys is not None:
             rows = _renumber([row for row in rows if _key(row) not in keys], stored)
-        elif stored and rows and rows[0][_POSITION] < stored:
-            # the backlog of a job stored as over that holds other entries than stored
-            keys = self.stored_keys[jobid] = self.store.event_keys(self.instance, jobid)
-            rows = _renumber([row for row in rows if _key(row) not in keys], stored)
         if rows:
+            record.apply(rows, response.jobspec_text, response.R_text)
             if keys is not None:
                 keys.update(_key(row) for row in rows)
+            self.cursors[jobid] = JobCursor(
+                stored + len(rows), record.inactive, record.t_submit, rows[-1][_TIMESTAMP]
+            )
+            self.pending_jobs[jobid] = record
             self.pending_events.append(rows)
             self.pending_rows += len(rows)
-            self.pending_jobs[jobid] = record
-            self.cursors[jobid] = JobCursor(stored + len(rows), record.inactive, record.t_submit)
         if record.inactive:
             self.records.pop(jobid, None)
             self.stored_keys.pop(jobid, None)
@@ -195,11 +222,6 @@ class Ingest:
             self.records[jobid] = record
 
     # -- writing -----------------------------------------------------------------------
-
-    @property
-    def pending(self) -> int:
-        """Event rows waiting to be written."""
-        return self.pending_rows
 
     def flush(self) -> None:
         """Write what is waiting, in one transaction. It is handed over first: rows whose
@@ -239,7 +261,7 @@ class Progress:
         self.next_at = now + 0.5
         rate = ingest.history_events / max(now - self.started, 1e-9)
         self.show(
-            f"history: {ingest.history_events:,} events, {ingest.jobs_seen:,} jobs, "
+            f"history: {ingest.history_events:,} events, {len(ingest.history_jobs):,} jobs, "
             f"{rate:,.0f} events/s"
         )
 
@@ -258,7 +280,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _Reader:
-    """The stream's responses, decoded; bad ones logged, counted and skipped."""
+    """The stream's responses, decoded and checked; bad ones logged, counted, skipped."""
 
     def __init__(self, stream: JournalStream, core: Any, describe: Callable[[int], str]):
         self.stream = stream
@@ -275,17 +297,29 @@ class _Reader:
                 return None
             self.responses += 1
             try:
-                return self.core.decode_response(payload)
+                return self._checked(self.core.decode_response(payload), payload)
             except MalformedResponse as exc:
-                self.bad += 1
-                log.warning("%s: %s", self.describe(self.responses), exc)
+                self.skipped(exc)
+
+    def skipped(self, exc: MalformedResponse) -> None:
+        """Count and report a response that cannot be stored."""
+        self.bad += 1
+        log.warning("%s: %s", self.describe(self.responses), exc)
+
+    def _checked(self, response: Any, payload: bytes) -> Any:
+        jobid = response.id
+        if jobid is None or not -1 <= jobid <= MAX_JOBID:
+            raise MalformedResponse("no job id in the range of job ids", payload)
+        return response
 
 
 def _store_history(
     reader: _Reader, ingest: Ingest, stop_requested: Callable[[], bool], shown: Progress
-) -> bool:
-    """Store the backlog; True once its sentinel came (False: the stream ended or a stop
-    was asked first)."""
+) -> tuple[bool, Any]:
+    """Store the backlog. Returns whether it was read to its end, and the response that
+    came after it when that was not the sentinel: a second response for a job of the
+    backlog is a live one, so the sentinel was lost (a bad response) and the history is
+    over anyway."""
     with _collector_paused():
         while not stop_requested():
             try:
@@ -293,14 +327,20 @@ def _store_history(
             except TimeoutError:
                 continue
             if response is None:
-                return False
+                return False, None
             if response.id == -1:
-                return True
-            ingest.history(response)
+                return True, None
+            if response.id in ingest.history_jobs:
+                log.warning("the history ended without its sentinel")
+                return True, response
+            try:
+                ingest.history(response)
+            except MalformedResponse as exc:
+                reader.skipped(exc)
             shown.tick(ingest)
-            if ingest.pending >= BATCH_EVENTS:
+            if ingest.pending_rows >= BATCH_EVENTS:
                 ingest.flush()
-    return False
+    return False, None
 
 
 def _store_live(reader: _Reader, ingest: Ingest, stop_requested: Callable[[], bool]) -> None:
@@ -309,7 +349,7 @@ def _store_live(reader: _Reader, ingest: Ingest, stop_requested: Callable[[], bo
     commit_by = math.inf
     while not stop_requested():
         now = time.monotonic()
-        if ingest.pending and now >= commit_by:
+        if ingest.pending_rows and now >= commit_by:
             ingest.flush()
             commit_by = math.inf
         wait = WAKE_INTERVAL if math.isinf(commit_by) else max(commit_by - now, 0.0)
@@ -319,11 +359,18 @@ def _store_live(reader: _Reader, ingest: Ingest, stop_requested: Callable[[], bo
             continue
         if response is None:
             return
-        ingest.live(response)
-        if ingest.pending >= BATCH_EVENTS:
+        _store_live_response(reader, ingest, response)
+        if ingest.pending_rows >= BATCH_EVENTS:
             ingest.flush()
-        elif ingest.pending and math.isinf(commit_by):
+        elif ingest.pending_rows and math.isinf(commit_by):
             commit_by = time.monotonic() + COMMIT_INTERVAL
+
+
+def _store_live_response(reader: _Reader, ingest: Ingest, response: Any) -> None:
+    try:
+        ingest.live(response)
+    except MalformedResponse as exc:
+        reader.skipped(exc)
 
 
 def run(
@@ -343,34 +390,34 @@ def run(
     deferred = store.defer_indexes()
     stream = JournalStream(handle)
     reader = _Reader(stream, core, describe_response)
-    started = time.monotonic()
-    history_seconds = None
     try:
-        if _store_history(reader, ingest, stop_requested, Progress(progress)):
+        done, carried = _store_history(reader, ingest, stop_requested, Progress(progress))
+        if done:
             ingest.flush()
-            history_seconds = time.monotonic() - started
             if deferred:
                 store.build_indexes()
                 deferred = False
             if not once:
+                if carried is not None:
+                    _store_live_response(reader, ingest, carried)
                 _store_live(reader, ingest, stop_requested)
         ingest.flush()
     except StoreError:
-        raise  # the write itself failed: nothing more can be written
-    except BaseException:
+        deferred = False  # the database failed: leave the indexes to the next run
+        raise
+    except Exception:
         ingest.flush()  # what was taken before the failure is good: keep it
         raise
     finally:
         if deferred:
             store.build_indexes()
-    if not stream.ended:
-        stream.cancel()
+        if not stream.ended:
+            stream.cancel()
     return IngestResult(
         reader.responses,
         ingest.stored_events,
         len(ingest.jobs_written),
         ingest.history_events,
-        history_seconds,
         reader.bad,
         stream.ended,
     )
@@ -383,30 +430,66 @@ def format_summary(path: str, name: str, summary: Summary) -> str:
     return f"{path}, instance {name}: {jobs:,} jobs ({states or 'none'}); {summary.events:,} events"
 
 
+class _ProgressLine:
+    """The progress line on a terminal, cleared before a log message or the end: as a
+    logging filter, it clears itself for every record."""
+
+    def __init__(self, err: IO[str]) -> None:
+        self.err = err
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        self.err.write(f"\r\x1b[K{text}")
+        self.err.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.err.write("\r\x1b[K")
+            self.shown = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.clear()
+        return True
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def command(args: Any, out: IO[str], err: IO[str]) -> int:
     """``fluxjournal ingest``: open the source and the database, store, report."""
+    if args.record is not None and any(
+        _same_file(args.record, args.db + suffix) for suffix in ("", "-wal", "-shm")
+    ):
+        raise SourceError(f"--record {args.record} would write over the database {args.db}")
     # the source, then the database, then the record file: nothing is made on disk for a
     # source that cannot be had, and a database that cannot be used leaves --record alone
     source = source_from(args)
     with SQLiteStore(args.db) as store, recorded(source, args.record) as source:
         name = args.instance or source.instance
         instance = store.instance(name, source.description)
-        show = None
-        if not args.quiet and err.isatty():
-            show = lambda text: err.write(f"\r\x1b[K{text}")  # noqa: E731
+        line = _ProgressLine(err) if not args.quiet and err.isatty() else None
+        handlers = logging.getLogger("fluxjournal").handlers if line is not None else []
+        for handler in handlers:
+            handler.addFilter(line)
         started = time.monotonic()
-        with StopRequest() as stop:
-            result = run(
-                source.handle,
-                store,
-                instance,
-                once=args.once,
-                stop_requested=stop,
-                progress=show,
-                describe_response=source.describe_response,
-            )
-        if show is not None:
-            err.write("\r\x1b[K")
+        try:
+            with StopRequest() as stop:
+                result = run(
+                    source.handle,
+                    store,
+                    instance,
+                    once=args.once,
+                    stop_requested=stop,
+                    progress=None if line is None else line.show,
+                    describe_response=source.describe_response,
+                )
+        finally:
+            for handler in handlers:
+                handler.removeFilter(line)
+            if line is not None:
+                line.clear()
         if not args.quiet:
             elapsed = time.monotonic() - started
             skipped = (

@@ -127,9 +127,9 @@ INDEXES = {
     "events_timestamp": ("events", ("instance", "timestamp")),
 }
 
-#: A first load of a whole history builds the indexes once at its end (one sorted pass
-#: each) rather than row by row.
-DEFERRED_INDEXES = tuple(INDEXES)
+#: The names of the indexes in sqlite_master: a first load of a whole history drops them
+#: and builds them once at its end (one sorted pass each) rather than row by row.
+INDEX_NAMES = "SELECT name FROM sqlite_master WHERE type = 'index' AND name = ?"
 
 #: flux-accounting's ``jobs`` table (``id, userid, t_submit, t_run, t_inactive, ranks, R,
 #: jobspec, project, bank, requested_duration, actual_duration``), for inactive jobs that
@@ -207,17 +207,23 @@ INSTANCE_BY_NAME = "SELECT instance FROM instances WHERE name = ?"
 INSERT_INSTANCE = "INSERT INTO instances (name, source, first_seen) VALUES (?, ?, ?)"
 
 #: What a restart needs of each stored job: how many eventlog entries are stored, whether
-#: it is over, and its submit time (to tell a job from another instance's of the same id).
-JOB_CURSORS = "SELECT id, nevents, state = 'INACTIVE', t_submit FROM jobs WHERE instance = ?"
+#: it is over, its submit time (to tell a job from another instance's of the same id) and,
+#: for a job that is over, the time of its last entry (``clean``).
+JOB_CURSORS = (
+    "SELECT id, nevents, state = 'INACTIVE', t_submit, t_inactive FROM jobs WHERE instance = ?"
+)
 
-#: The (timestamp, name) of every stored entry of the jobs that were not over when stored.
-ACTIVE_EVENT_KEYS = (
-    "SELECT e.jobid, e.timestamp, e.name FROM jobs j CROSS JOIN events e"
+#: The stored entries of the jobs that were not over when stored, in position order, and
+#: their jobspec and R: a restart takes these jobs up where they were.
+ACTIVE_JOB_EVENTS = (
+    "SELECT e.jobid, e.timestamp, e.name, e.context FROM jobs j CROSS JOIN events e"
     " ON e.instance = j.instance AND e.jobid = j.id"
-    " WHERE j.instance = ? AND j.state != 'INACTIVE'"
+    " WHERE j.instance = ? AND j.state != 'INACTIVE' ORDER BY e.jobid, e.position"
+)
+ACTIVE_JOBSPECS_AND_R = (
+    "SELECT id, jobspec, R FROM jobs WHERE instance = ? AND state != 'INACTIVE'"
 )
 ANY_EVENT = "SELECT 1 FROM events LIMIT 1"
-EVENT_KEYS = "SELECT timestamp, name FROM events WHERE instance = ? AND jobid = ?"
 JOB_EVENTS = (
     "SELECT timestamp, name, context FROM events WHERE instance = ? AND jobid = ? ORDER BY position"
 )
@@ -226,7 +232,4 @@ JOB_JOBSPEC_AND_R = "SELECT jobspec, R FROM jobs WHERE instance = ? AND id = ?"
 COUNT_EVENTS = "SELECT COUNT(*) FROM events WHERE instance = ?"
 COUNT_JOBS_BY_STATE = (
     "SELECT state, COUNT(*) FROM jobs WHERE instance = ? GROUP BY state ORDER BY state"
-)
-COUNT_EVENTS_BY_NAME = (
-    "SELECT name, COUNT(*) FROM events WHERE instance = ? GROUP BY name ORDER BY 2 DESC, name"
 )

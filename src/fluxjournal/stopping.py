@@ -6,6 +6,7 @@ a flag, the loop finishes the response at hand, commits, and returns.
 
 from __future__ import annotations
 
+import os
 import signal
 from types import FrameType
 from typing import Any
@@ -27,7 +28,9 @@ class StopRequest:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signal is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop at once
+            # a second Ctrl-C: stop at once, without a word more; nothing half done is
+            # written (what was not committed is in the journal for the next run)
+            os._exit(EXIT_INTERRUPTED)
         self.signal = signum
 
     def __enter__(self) -> StopRequest:

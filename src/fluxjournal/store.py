@@ -25,11 +25,21 @@ class StoreError(Exception):
 
 class JobCursor(NamedTuple):
     """What the store holds of one job: how many eventlog entries, whether it is over,
-    and its submit time."""
+    its submit time, and the time of its last entry when it is over."""
 
     nevents: int
     inactive: bool
     t_submit: float | None
+    t_last: float | None
+
+
+class StoredJob(NamedTuple):
+    """One stored job as a restart takes it up: its entries as (timestamp, name,
+    context) in position order, its jobspec and R."""
+
+    entries: list[tuple]
+    jobspec: str | None
+    R: str | None
 
 
 class Summary(NamedTuple):
@@ -37,7 +47,6 @@ class Summary(NamedTuple):
 
     events: int
     jobs_by_state: list[tuple[str, int]]
-    events_by_name: list[tuple[str, int]]
 
 
 class SQLiteStore:
@@ -83,13 +92,12 @@ class SQLiteStore:
                         self.db.execute(statement)
                 self.db.execute(schema.COMMIT)
             except BaseException:
-                self.db.execute(schema.ROLLBACK)
+                if self.db.in_transaction:
+                    self.db.execute(schema.ROLLBACK)
                 raise
         row = self.db.execute(schema.SCHEMA_VERSION_OF).fetchone()
         version = int(row[0]) if row is not None else 0
         self._check_version(version)
-        # a first load stopped before its end left the indexes to build
-        self.build_indexes()
 
     def _check_version(self, version: int) -> None:
         if version > schema.SCHEMA_VERSION:
@@ -104,21 +112,26 @@ class SQLiteStore:
             )
 
     def defer_indexes(self) -> bool:
-        """Drop the secondary indexes while the database holds no event, so that a first
-        load builds them once at its end (:meth:`build_indexes`); True when dropped."""
+        """True when the secondary indexes are to be built once a history is stored: they
+        are dropped while the database holds no event (a first load builds them once at its
+        end rather than row by row), and one that a stopped first load left out is built
+        then too (:meth:`build_indexes`)."""
         try:
-            if self.db.execute(schema.ANY_EVENT).fetchone() is not None:
-                return False
-            for index in schema.DEFERRED_INDEXES:
-                self.db.execute(schema.drop_index(index))
+            if self.db.execute(schema.ANY_EVENT).fetchone() is None:
+                for index in schema.INDEXES:
+                    self.db.execute(schema.drop_index(index))
+                return True
+            return any(
+                self.db.execute(schema.INDEX_NAMES, (index,)).fetchone() is None
+                for index in schema.INDEXES
+            )
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
-        return True
 
     def build_indexes(self) -> None:
         """Make the secondary indexes that are missing."""
         try:
-            for index in schema.DEFERRED_INDEXES:
+            for index in schema.INDEXES:
                 self.db.execute(schema.create_index(index))
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
@@ -141,7 +154,8 @@ class SQLiteStore:
                     )
                 self.db.execute(schema.COMMIT)
             except BaseException:
-                self.db.execute(schema.ROLLBACK)
+                if self.db.in_transaction:
+                    self.db.execute(schema.ROLLBACK)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
@@ -153,35 +167,32 @@ class SQLiteStore:
             rows = self.db.execute(schema.JOB_CURSORS, (instance,)).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
-        return {jobid: JobCursor(n, bool(done), t) for jobid, n, done, t in rows}
+        return {
+            jobid: JobCursor(n, bool(done), t_submit, t_last if done else None)
+            for jobid, n, done, t_submit, t_last in rows
+        }
 
-    def active_event_keys(self, instance: int) -> dict[int, set]:
-        """The (timestamp, name) of each stored entry of the jobs stored as not over."""
-        keys: dict[int, set] = {}
+    def active_jobs(self, instance: int) -> dict[int, StoredJob]:
+        """The jobs of ``instance`` stored as not over, as a restart takes them up."""
+        jobs: dict[int, StoredJob] = {}
         try:
-            for jobid, timestamp, name in self.db.execute(schema.ACTIVE_EVENT_KEYS, (instance,)):
-                keys.setdefault(jobid, set()).add((timestamp, name))
+            for jobid, jobspec, R in self.db.execute(schema.ACTIVE_JOBSPECS_AND_R, (instance,)):
+                jobs[jobid] = StoredJob([], jobspec, R)
+            for jobid, *entry in self.db.execute(schema.ACTIVE_JOB_EVENTS, (instance,)):
+                jobs[jobid].entries.append(tuple(entry))
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
-        return keys
+        return jobs
 
-    def event_keys(self, instance: int, jobid: int) -> set:
-        """The (timestamp, name) of each stored entry of one job."""
-        try:
-            return set(self.db.execute(schema.EVENT_KEYS, (instance, jobid)).fetchall())
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
-
-    def job_history(self, instance: int, jobid: int) -> tuple[list[tuple], str | None, str | None]:
-        """One stored job: its entries as (timestamp, name, context) in position order, and
-        its jobspec and R."""
+    def job(self, instance: int, jobid: int) -> StoredJob:
+        """One stored job, as a restart takes it up."""
         try:
             entries = self.db.execute(schema.JOB_EVENTS, (instance, jobid)).fetchall()
             row = self.db.execute(schema.JOB_JOBSPEC_AND_R, (instance, jobid)).fetchone()
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
         jobspec, R = row if row is not None else (None, None)
-        return entries, jobspec, R
+        return StoredJob(entries, jobspec, R)
 
     def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
         """Store event rows and job rows in one transaction."""
@@ -205,18 +216,13 @@ class SQLiteStore:
             raise StoreError(self._explain(exc)) from None
 
     def summary(self, instance: int) -> Summary:
-        """How many events, jobs per state and events per name ``instance`` has here."""
+        """How many events and jobs per state ``instance`` has here."""
         try:
             (events,) = self.db.execute(schema.COUNT_EVENTS, (instance,)).fetchone()
             states = self.db.execute(schema.COUNT_JOBS_BY_STATE, (instance,)).fetchall()
-            names = self.db.execute(schema.COUNT_EVENTS_BY_NAME, (instance,)).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
-        return Summary(events, [tuple(r) for r in states], [tuple(r) for r in names])
-
-    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple]:
-        """Rows of a read-only query (for tests and reports)."""
-        return self.db.execute(sql, parameters).fetchall()
+        return Summary(events, [tuple(r) for r in states])
 
     def close(self) -> None:
         """Close the connection; everything written is already committed."""

@@ -131,6 +131,9 @@ def tail(
 
 def command(args: Any, out: IO[str], err: IO[str]) -> int:
     """``fluxjournal tail``: open the source, print its events."""
+    if hasattr(out, "reconfigure"):
+        # JSON allows a lone surrogate in a string; print it as its escape, not a crash
+        out.reconfigure(errors="backslashreplace")
     counter = ResponseCounter()
     with opened_source(args) as source, StopRequest() as stop:
 
