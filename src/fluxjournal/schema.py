@@ -220,9 +220,7 @@ ACTIVE_JOB_EVENTS = (
     " ON e.instance = j.instance AND e.jobid = j.id"
     " WHERE j.instance = ? AND j.state != 'INACTIVE' ORDER BY e.jobid, e.position"
 )
-ACTIVE_JOBSPECS_AND_R = (
-    "SELECT id, jobspec, R FROM jobs WHERE instance = ? AND state != 'INACTIVE'"
-)
+ACTIVE_JOBSPECS_AND_R = "SELECT id, jobspec, R FROM jobs WHERE instance = ? AND state != 'INACTIVE'"
 ANY_EVENT = "SELECT 1 FROM events LIMIT 1"
 JOB_EVENTS = (
     "SELECT timestamp, name, context FROM events WHERE instance = ? AND jobid = ? ORDER BY position"
