@@ -29,6 +29,7 @@ import gc
 import itertools
 import logging
 import math
+import operator
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -92,15 +93,18 @@ def _renumber(rows: list[tuple], first: int) -> list[tuple]:
     return [(*row[:_POSITION], first + k, *row[_POSITION + 1 :]) for k, row in enumerate(rows)]
 
 
+_name_of = operator.itemgetter(_NAME)
+
+
 def _check_names(rows: list[tuple]) -> None:
     """Refuse a name SQLite cannot take as text (a lone surrogate, which JSON allows)."""
-    for row in rows:
-        name = row[_NAME]
-        if not name.isascii():
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                raise MalformedResponse(f"event name {name!r} is not valid Unicode") from None
+    if all(map(str.isascii, map(_name_of, rows))):
+        return  # all but always: looked at in C, no Python loop
+    for name in map(_name_of, rows):
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedResponse(f"event name {name!r} is not valid Unicode") from None
 
 
 class Ingest:
