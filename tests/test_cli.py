@@ -438,6 +438,8 @@ def test_db_locked_by_another_connection(tmp_path, monkeypatch, capsys, existing
         (("ingest", "--db", "x.db", "--simulate", "5", "--posted", "1"), "--posted"),
         (("tail", "--simulate", "5", "--replay", str(FULL_LIVE)), "--replay"),
         (("ingest", "--simulate", "5"), "--db"),
+        (("ingest", "--simulate", "5", "--db", ""), "--db"),
+        (("ingest", "--simulate", "5", "--db", ":memory:"), "--db"),
         (("tail", "--format", "xml", "--simulate", "5"), "--format"),
     ],
 )

@@ -62,6 +62,12 @@ def _finite(text: str) -> float:
     return value
 
 
+def _database_file(text: str) -> str:
+    if not text or text == ":memory:" or text.startswith("file:"):
+        raise argparse.ArgumentTypeError(f"must name a database file, not {text!r}")
+    return text
+
+
 def _names(text: str) -> list[str]:
     names = [name for name in text.split(",") if name]
     if not names:
@@ -138,7 +144,9 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
         "until stopped (SIGINT, SIGTERM) or, with --once, until the history is stored.",
         epilog=EXIT_STATUSES,
     )
-    ingest.add_argument("--db", required=True, metavar="PATH", help="the SQLite database file")
+    ingest.add_argument(
+        "--db", required=True, type=_database_file, metavar="PATH", help="the SQLite database file"
+    )
     ingest.add_argument("--once", action="store_true", help="stop once the history is stored")
     ingest.add_argument(
         "--instance", metavar="NAME", help="store the jobs under this instance name"
