@@ -16,7 +16,7 @@ from typing import IO, Any
 import fluxjournal
 from fluxjournal.errors import MalformedResponse
 from fluxjournal.journal import JournalConsumer
-from fluxjournal.sources import ResponseCounter, TappedFlux, opened_source
+from fluxjournal.sources import Counted, opened_source
 
 log = logging.getLogger("fluxjournal.consume")
 
@@ -37,9 +37,9 @@ def command(args: Any, out: IO[str], err: IO[str]) -> int:
 
 
 def _consume(args: Any, source: Any, out: IO[str], err: IO[str]) -> int:
-    counter = ResponseCounter()
+    counted = Counted(source)
     consumer = JournalConsumer(
-        TappedFlux(source.handle, counter),
+        counted.handle,
         full=not args.active_only,
         since=args.since,
         include_sentinel=True,
@@ -63,7 +63,7 @@ def _consume(args: Any, source: Any, out: IO[str], err: IO[str]) -> int:
             continue
         except MalformedResponse as exc:
             bad += 1
-            log.warning("%s: %s", source.describe_response(counter.taken), exc)
+            log.warning("%s: %s", counted.last_response(), exc)
             continue
         if not batch:
             break

@@ -39,7 +39,7 @@ from fluxjournal import _impl
 from fluxjournal.errors import MalformedResponse
 from fluxjournal.jobid import JobID
 from fluxjournal.joblist import JobRecord
-from fluxjournal.sources import SourceError, recorded, source_from
+from fluxjournal.sources import SourceError, recorded, response_number, source_from
 from fluxjournal.stopping import StopRequest
 from fluxjournal.store import JobCursor, SQLiteStore, StoredJob, StoreError, Summary
 from fluxjournal.stream import JournalStream
@@ -155,7 +155,7 @@ class Ingest:
                 return  # over, and every entry is stored: the common case on a restart
         rows = response.rows((self.instance, jobid))
         _check_names(rows)
-        record = self.core.JobRecord(jobid) if cursor is None else self._resume(jobid)
+        record = self._record(jobid, cursor)
         self._take(jobid, record, rows, response)
 
     def _check_same_job(self, jobid: int, first: float, t_submit: float) -> None:
@@ -181,10 +181,14 @@ class Ingest:
         _check_names(rows)
         record = self.records.get(jobid)
         if record is None:
-            record = self.core.JobRecord(jobid) if cursor is None else self._resume(jobid)
+            record = self._record(jobid, cursor)
         self._take(jobid, record, rows, response)
 
     # -- what both have in common ------------------------------------------------------
+
+    def _record(self, jobid: int, cursor: JobCursor | None) -> JobRecord:
+        """A record for a job this run does not follow yet: new, or taken up."""
+        return self.core.JobRecord(jobid) if cursor is None else self._resume(jobid)
 
     def _resume(self, jobid: int) -> JobRecord:
         """The record of a stored job this run does not follow yet, built from its stored
@@ -385,7 +389,7 @@ def run(
     once: bool = False,
     stop_requested: Callable[[], bool] = lambda: False,
     progress: Callable[[str], None] | None = None,
-    describe_response: Callable[[int], str] = lambda n: f"response {n}",
+    describe_response: Callable[[int], str] = response_number,
     core: Any = _impl,
 ) -> IngestResult:
     """Store the journal of ``handle`` until the stream ends, a stop is requested, or

@@ -40,7 +40,8 @@ class Source(NamedTuple):
     describe_response: Callable[[int], str]
 
 
-def _response_number(n: int) -> str:
+def response_number(n: int) -> str:
+    """A response named by its number, for sources with nothing better."""
     return f"response {n}"
 
 
@@ -84,7 +85,7 @@ def _open_simulation(jobs: int, seed: int, live: int, rate: float | None, posted
 
     handle = SimulatedFlux(jobs=jobs, seed=seed, live=live, rate=rate, posted=posted)
     described = f"simulated instance ({jobs} jobs, seed {seed}, {live} live events)"
-    return Source(handle, described, f"simulated:{seed}:{jobs}", False, _response_number)
+    return Source(handle, described, f"simulated:{seed}:{jobs}", False, response_number)
 
 
 def _open_instance(uri: str | None) -> Source:
@@ -107,9 +108,7 @@ def _open_instance(uri: str | None) -> Source:
         raise SourceError(
             f"cannot reach the Flux instance at {uri}: {reason}; {_NO_INSTANCE_HINT}"
         ) from None
-    return Source(
-        handle, f"Flux instance {uri}", instance_name(handle, uri), True, _response_number
-    )
+    return Source(handle, f"Flux instance {uri}", instance_name(handle, uri), True, response_number)
 
 
 def instance_name(handle: Any, uri: str) -> str:
@@ -208,14 +207,21 @@ class RecordingFlux(TappedFlux):
         super().__init__(handle, lambda payload: out.write(payload + b"\n"))
 
 
-class ResponseCounter:
-    """A tap that counts the payloads taken: the number of the one a consumer refused."""
+class Counted:
+    """A source's handle whose job journal responses are counted as they are taken, so
+    that one a consumer refuses can be named (a replayed file's line, say)."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Source) -> None:
         self.taken = 0
+        self.describe = source.describe_response
+        self.handle = TappedFlux(source.handle, self._count)
 
-    def __call__(self, payload: bytes) -> None:
+    def _count(self, payload: bytes) -> None:
         self.taken += 1
+
+    def last_response(self) -> str:
+        """The name of the response taken last."""
+        return self.describe(self.taken)
 
 
 class _MatchtagOnly:

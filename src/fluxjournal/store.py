@@ -7,10 +7,11 @@ The SQL itself is in :mod:`fluxjournal.schema`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from fluxjournal import schema
@@ -74,6 +75,8 @@ class SQLiteStore:
 
     def _explain(self, exc: sqlite3.Error) -> str:
         text = str(exc)
+        if isinstance(exc, sqlite3.IntegrityError):
+            return f"database {self.path}: {text}: another process is writing the same instance"
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
             return f"{self.path} is not an SQLite database (or it is corrupt)"
         if "locked" in text or "busy" in text:
@@ -82,19 +85,33 @@ class SQLiteStore:
             return f"cannot write database {self.path}: {text}"
         return f"database {self.path}: {text}"
 
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite's errors inside, as a :class:`StoreError` that says what they mean."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(self._explain(exc)) from None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: committed when the block ends, rolled back if it fails."""
+        self.db.execute(schema.BEGIN_WRITE)
+        try:
+            yield
+            self.db.execute(schema.COMMIT)
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute(schema.ROLLBACK)
+            raise
+
     def _check_or_create(self) -> None:
         if self.db.execute(schema.SCHEMA_EXISTS).fetchone() is None:
-            self.db.execute(schema.BEGIN_WRITE)
-            try:
+            with self._transaction():
                 # another process may have made it while this one waited for the lock
                 if self.db.execute(schema.SCHEMA_EXISTS).fetchone() is None:
                     for statement in schema.sqlite_schema():
                         self.db.execute(statement)
-                self.db.execute(schema.COMMIT)
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute(schema.ROLLBACK)
-                raise
         row = self.db.execute(schema.SCHEMA_VERSION_OF).fetchone()
         version = int(row[0]) if row is not None else 0
         self._check_version(version)
@@ -116,7 +133,7 @@ class SQLiteStore:
         are dropped while the database holds no event (a first load builds them once at its
         end rather than row by row), and one that a stopped first load left out is built
         then too (:meth:`build_indexes`)."""
-        try:
+        with self._errors():
             if self.db.execute(schema.ANY_EVENT).fetchone() is None:
                 for index in schema.INDEXES:
                     self.db.execute(schema.drop_index(index))
@@ -125,48 +142,31 @@ class SQLiteStore:
                 self.db.execute(schema.INDEX_NAMES, (index,)).fetchone() is None
                 for index in schema.INDEXES
             )
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
 
     def build_indexes(self) -> None:
         """Make the secondary indexes that are missing."""
-        try:
+        with self._errors():
             for index in schema.INDEXES:
                 self.db.execute(schema.create_index(index))
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
 
     def instance(self, name: str, source: str) -> int:
         """The number of the instance stored under ``name``, added if it is new (a known
         instance costs no write)."""
-        try:
+        with self._errors():
             row = self.db.execute(schema.INSTANCE_BY_NAME, (name,)).fetchone()
             if row is not None:
                 return int(row[0])
-            self.db.execute(schema.BEGIN_WRITE)
-            try:
+            with self._transaction():
                 row = self.db.execute(schema.INSTANCE_BY_NAME, (name,)).fetchone()
                 if row is None:
-                    row = (
-                        self.db.execute(
-                            schema.INSERT_INSTANCE, (name, source, time.time())
-                        ).lastrowid,
-                    )
-                self.db.execute(schema.COMMIT)
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute(schema.ROLLBACK)
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
+                    insert = (name, source, time.time())
+                    row = (self.db.execute(schema.INSERT_INSTANCE, insert).lastrowid,)
         return int(row[0])
 
     def job_cursors(self, instance: int) -> dict[int, JobCursor]:
         """Every stored job of ``instance``: what a restart needs to know of it."""
-        try:
+        with self._errors():
             rows = self.db.execute(schema.JOB_CURSORS, (instance,)).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
         return {
             jobid: JobCursor(n, bool(done), t_submit, t_last if done else None)
             for jobid, n, done, t_submit, t_last in rows
@@ -175,53 +175,34 @@ class SQLiteStore:
     def active_jobs(self, instance: int) -> dict[int, StoredJob]:
         """The jobs of ``instance`` stored as not over, as a restart takes them up."""
         jobs: dict[int, StoredJob] = {}
-        try:
+        with self._errors():
             for jobid, jobspec, R in self.db.execute(schema.ACTIVE_JOBSPECS_AND_R, (instance,)):
                 jobs[jobid] = StoredJob([], jobspec, R)
             for jobid, *entry in self.db.execute(schema.ACTIVE_JOB_EVENTS, (instance,)):
                 jobs[jobid].entries.append(tuple(entry))
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
         return jobs
 
     def job(self, instance: int, jobid: int) -> StoredJob:
         """One stored job, as a restart takes it up."""
-        try:
+        with self._errors():
             entries = self.db.execute(schema.JOB_EVENTS, (instance, jobid)).fetchall()
             row = self.db.execute(schema.JOB_JOBSPEC_AND_R, (instance, jobid)).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
         jobspec, R = row if row is not None else (None, None)
         return StoredJob(entries, jobspec, R)
 
     def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
         """Store event rows and job rows in one transaction."""
-        try:
-            self.db.execute(schema.BEGIN_WRITE)
-            try:
-                if events:
-                    self.db.executemany(schema.INSERT_EVENTS, events)
-                if jobs:
-                    self.db.executemany(schema.UPSERT_JOBS, jobs)
-                self.db.execute(schema.COMMIT)
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute(schema.ROLLBACK)
-                raise
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(
-                f"database {self.path}: {exc}: another process is writing the same instance"
-            ) from None
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
+        with self._errors(), self._transaction():
+            if events:
+                self.db.executemany(schema.INSERT_EVENTS, events)
+            if jobs:
+                self.db.executemany(schema.UPSERT_JOBS, jobs)
 
     def summary(self, instance: int) -> Summary:
         """How many events and jobs per state ``instance`` has here."""
-        try:
+        with self._errors():
             (events,) = self.db.execute(schema.COUNT_EVENTS, (instance,)).fetchone()
             states = self.db.execute(schema.COUNT_JOBS_BY_STATE, (instance,)).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
         return Summary(events, [tuple(r) for r in states])
 
     def close(self) -> None:

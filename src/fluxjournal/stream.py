@@ -26,10 +26,6 @@ class JournalStream:
         self.reader = reader_for(self.rpc)
         self.ended = False
 
-    def ready(self) -> bool:
-        """True when a response can be taken without waiting."""
-        return not self.ended and bool(self.reader.ready())
-
     def next(self, timeout: float = -1.0) -> bytes | None:
         """The next response's payload; None once the stream has ended.
 

@@ -23,7 +23,7 @@ from typing import IO, Any, Callable, NamedTuple
 
 from fluxjournal.errors import MalformedResponse
 from fluxjournal.journal import JournalConsumer
-from fluxjournal.sources import ResponseCounter, TappedFlux, opened_source
+from fluxjournal.sources import Counted, opened_source
 from fluxjournal.stopping import StopRequest
 
 log = logging.getLogger("fluxjournal.tail")
@@ -134,14 +134,14 @@ def command(args: Any, out: IO[str], err: IO[str]) -> int:
     if hasattr(out, "reconfigure"):
         # JSON allows a lone surrogate in a string; print it as its escape, not a crash
         out.reconfigure(errors="backslashreplace")
-    counter = ResponseCounter()
     with opened_source(args) as source, StopRequest() as stop:
+        counted = Counted(source)
 
         def report(exc: MalformedResponse) -> None:
-            log.warning("%s: %s", source.describe_response(counter.taken), exc)
+            log.warning("%s: %s", counted.last_response(), exc)
 
         result = tail(
-            TappedFlux(source.handle, counter),
+            counted.handle,
             out,
             fmt=args.format,
             follow=args.follow,
