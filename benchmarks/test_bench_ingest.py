@@ -96,7 +96,7 @@ def test_ingest_restart(benchmark, run_ingest, payloads, config):
 def test_floor_writes_exactly_what_ingest_writes(payloads, config, tmp_path):
     """The floor's rows are ingest's: same event rows, same job rows, same transactions."""
     from fluxjournal import ingest
-    from fluxjournal.store import SQLiteStore
+    from fluxjournal.sqlite_store import SQLiteStore
 
     data = payloads.history(min(config.jobs, 300))
     batches = bench.ingest_batches(data.payloads)

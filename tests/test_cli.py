@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, HAVE_FLUX
 
-from fluxjournal import cli, schema, store
+from fluxjournal import cli, schema, sqlite_store
 from fluxjournal.payload import GenericReader, flux_cffi, reader_for
 from fluxjournal.sources import TappedFuture
 from fluxjournal.testing import FLUX_RPC_STREAMING, ReplayFlux
@@ -388,7 +388,7 @@ def exclusive_lock(path: Path) -> sqlite3.Connection:
 
 @pytest.mark.parametrize("existing", [True, False], ids=["existing", "new"])
 def test_db_locked_by_another_connection(tmp_path, monkeypatch, capsys, existing):
-    monkeypatch.setattr(store, "LOCK_TIMEOUT", 0.05)
+    monkeypatch.setattr(sqlite_store, "LOCK_TIMEOUT", 0.05)
     monkeypatch.delenv("FLUX_URI", raising=False)
     db = tmp_path / "x.db"
     args = ["ingest", "--db", str(db), "--simulate", "5", "--once"]

@@ -18,8 +18,8 @@ import traceback
 import pytest
 
 from fluxjournal import ingest
+from fluxjournal.sqlite_store import SQLiteStore
 from fluxjournal.stopping import StopRequest
-from fluxjournal.store import SQLiteStore
 from fluxjournal.testing import SimulatedFlux
 
 JOBS = 300

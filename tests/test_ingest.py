@@ -12,7 +12,8 @@ from conftest import DATA, capture_lines
 
 from fluxjournal import ingest, schema
 from fluxjournal.jobid import JobID
-from fluxjournal.store import SQLiteStore, StoreError
+from fluxjournal.sqlite_store import SQLiteStore
+from fluxjournal.store import StoreError
 from fluxjournal.testing import ReplayFlux, SimulatedFlux
 
 FULL = capture_lines("job-journal-full-live.jsonl")

@@ -644,8 +644,8 @@ def _count_rows(path: Path, instance: int) -> tuple[int, int]:
 
     db = sqlite3.connect(os.fspath(path))
     try:
-        (events,) = db.execute(schema.COUNT_EVENTS, (instance,)).fetchone()
-        jobs = sum(n for _, n in db.execute(schema.COUNT_JOBS_BY_STATE, (instance,)))
+        (events,) = db.execute(schema.SQLITE.count_events, (instance,)).fetchone()
+        jobs = sum(n for _, n in db.execute(schema.SQLITE.count_jobs_by_state, (instance,)))
     finally:
         db.close()
     return events, jobs
@@ -661,10 +661,10 @@ def new_database(path: str | os.PathLike[str]) -> Any:
     db = sqlite3.connect(os.fspath(path), isolation_level=None)
     for pragma in schema.SQLITE_PRAGMAS:
         db.execute(pragma)
-    db.execute(schema.BEGIN_WRITE)
-    for statement in schema.sqlite_schema():
+    db.execute(schema.SQLITE_BEGIN_WRITE)
+    for statement in schema.SQLITE.schema():
         db.execute(statement)
-    db.execute(schema.COMMIT)
+    db.execute("COMMIT")
     return db
 
 
@@ -672,11 +672,11 @@ def _write_batch(db: Any, events: Sequence[tuple], jobs: Sequence[tuple] = ()) -
     """One transaction: executemany of the event rows (and job rows), then the commit."""
     from fluxjournal import schema
 
-    db.execute(schema.BEGIN_WRITE)
-    db.executemany(schema.INSERT_EVENTS, events)
+    db.execute(schema.SQLITE_BEGIN_WRITE)
+    db.executemany(schema.SQLITE.insert_events, events)
     if jobs:
-        db.executemany(schema.UPSERT_JOBS, jobs)
-    db.execute(schema.COMMIT)
+        db.executemany(schema.SQLITE.upsert_jobs, jobs)
+    db.execute("COMMIT")
 
 
 def baseline_ingest(consumer: Any, db: Any, instance: int, batch: int) -> int:
@@ -758,7 +758,7 @@ def prepare_ingest(
 
 def _prepare_ingest(case: Case, payloads: Sequence[bytes], path: Path) -> PreparedIngest:
     from fluxjournal import ingest
-    from fluxjournal.store import SQLiteStore
+    from fluxjournal.sqlite_store import SQLiteStore
 
     if case.impl == FLUXJOURNAL and case.api == RUN_API:
         before = 0

@@ -24,13 +24,15 @@ from fluxjournal.ingest import IngestError
 from fluxjournal.jobid import JobID
 from fluxjournal.sources import SourceError
 from fluxjournal.stopping import EXIT_INTERRUPTED
-from fluxjournal.store import StoreError
+from fluxjournal.store import StoreError, is_postgres
 
 EXIT_ERROR = 1
 EXIT_STATUSES = "exit status: 0 done (a stop by SIGTERM too), 1 error, 2 bad usage, 130 SIGINT"
 COMMANDS = ("ingest", "tail", "bench")
 #: The simulated history of ``--simulate`` without a number.
 DEFAULT_SIMULATED_JOBS = 2000
+#: How many levels of nested instances ``--recursive`` follows by default.
+DEFAULT_MAX_DEPTH = 3
 
 
 def _number(text: str, kind: Callable[[str], float]) -> float:
@@ -62,9 +64,13 @@ def _finite(text: str) -> float:
     return value
 
 
-def _database_file(text: str) -> str:
+def _database(text: str) -> str:
+    if is_postgres(text):
+        return text
     if not text or text == ":memory:" or text.startswith("file:"):
-        raise argparse.ArgumentTypeError(f"must name a database file, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must name a database file or a postgresql:// URL, not {text!r}"
+        )
     return text
 
 
@@ -82,10 +88,16 @@ def _jobid(text: str) -> JobID:
         raise argparse.ArgumentTypeError(f"not a job ID: {text!r}") from None
 
 
-def _add_source_options(ap: argparse.ArgumentParser) -> None:
+def _add_source_options(ap: argparse.ArgumentParser, many: bool = False) -> None:
+    """The options that name the journal's source; ``many``: ``--uri`` may be repeated."""
     group = ap.add_argument_group("source (one of; default: the instance of $FLUX_URI)")
     which = group.add_mutually_exclusive_group()
-    which.add_argument("--uri", help="the Flux instance to read")
+    if many:
+        which.add_argument(
+            "--uri", action="append", help="a Flux instance to read (again for several)"
+        )
+    else:
+        which.add_argument("--uri", help="the Flux instance to read")
     which.add_argument(
         "--simulate",
         metavar="JOBS",
@@ -139,19 +151,41 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
 
     ingest = argparse.ArgumentParser(
         prog="fluxjournal ingest",
-        description="Store every job event of a Flux instance in an SQLite database, exactly "
-        "once across any stop, with a jobs table as `flux jobs -a --json` reports it. Runs "
-        "until stopped (SIGINT, SIGTERM) or, with --once, until the history is stored.",
+        description="Store every job event of Flux instances in an SQLite or PostgreSQL "
+        "database, exactly once across any stop, with a jobs table as `flux jobs -a --json` "
+        "reports it. Runs until stopped (SIGINT, SIGTERM) or, with --once, until the "
+        "history is stored.",
         epilog=EXIT_STATUSES,
     )
     ingest.add_argument(
-        "--db", required=True, type=_database_file, metavar="PATH", help="the SQLite database file"
+        "--db",
+        required=True,
+        type=_database,
+        metavar="PATH|URL",
+        help="an SQLite database file, or a PostgreSQL database (postgresql://...)",
     )
     ingest.add_argument("--once", action="store_true", help="stop once the history is stored")
     ingest.add_argument(
         "--instance", metavar="NAME", help="store the jobs under this instance name"
     )
-    _add_source_options(ingest)
+    ingest.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another ingester holds an instance, wait for it to stop (not exit)",
+    )
+    ingest.add_argument(
+        "--recursive",
+        action="store_true",
+        help="also follow the instances that run as jobs (flux batch, flux alloc)",
+    )
+    ingest.add_argument(
+        "--max-depth",
+        type=_count,
+        default=DEFAULT_MAX_DEPTH,
+        metavar="N",
+        help=f"with --recursive, how many levels of instances below (default {DEFAULT_MAX_DEPTH})",
+    )
+    _add_source_options(ingest, many=True)
     _add_output_options(ingest)
 
     tail = argparse.ArgumentParser(
@@ -222,6 +256,12 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error("--follow does not apply to --replay: a replay ends with its file")
     if args.posted > args.live:
         parser.error(f"--posted {args.posted} is more than the --live events ({args.live})")
+    uris = getattr(args, "uri", None)
+    if isinstance(uris, list) and len(uris) > 1:
+        if args.instance is not None:
+            parser.error("--instance names one instance: give one --uri with it")
+        if args.record is not None:
+            parser.error("--record writes one journal: give one --uri with it")
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:

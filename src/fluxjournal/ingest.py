@@ -33,15 +33,15 @@ import operator
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, Protocol
 
 from fluxjournal import _impl
 from fluxjournal.errors import MalformedResponse
 from fluxjournal.jobid import JobID
-from fluxjournal.joblist import JobRecord
-from fluxjournal.sources import SourceError, recorded, response_number, source_from
+from fluxjournal.joblist import MEMO, JobRecord, instance_uri
+from fluxjournal.sources import SourceError, recording, response_number, source_from
 from fluxjournal.stopping import StopRequest
-from fluxjournal.store import JobCursor, SQLiteStore, StoredJob, StoreError, Summary
+from fluxjournal.store import JobCursor, Store, StoredJob, StoreError, Summary
 from fluxjournal.stream import JournalStream
 
 log = logging.getLogger("fluxjournal.ingest")
@@ -58,7 +58,7 @@ COMMIT_INTERVAL = 0.5
 WAKE_INTERVAL = 1.0
 
 #: Where a row of ``Response.rows()`` keeps its values, after its (instance, jobid) prefix.
-_JOBID, _POSITION, _TIMESTAMP, _NAME = 1, 2, 3, 4
+_JOBID, _POSITION, _TIMESTAMP, _NAME, _CONTEXT = 1, 2, 3, 4, 5
 
 
 class IngestError(Exception):
@@ -107,6 +107,14 @@ def _check_names(rows: list[tuple]) -> None:
             raise MalformedResponse(f"event name {name!r} is not valid Unicode") from None
 
 
+class InstanceJobs(Protocol):
+    """Told of the jobs that are Flux instances (their ``uri`` memo), as they run and end:
+    ``--recursive`` follows their journals."""
+
+    def running(self, jobid: int, uri: str) -> None: ...
+    def over(self, jobid: int) -> None: ...
+
+
 class Ingest:
     """The per-job cursor of one instance and the rows waiting to be written.
 
@@ -114,10 +122,21 @@ class Ingest:
     waiting to be written, so its row is that of all of them.
     """
 
-    def __init__(self, store: SQLiteStore, instance: int, core: Any = _impl) -> None:
+    def __init__(
+        self,
+        store: Store,
+        instance: int,
+        core: Any = _impl,
+        instance_jobs: InstanceJobs | None = None,
+    ) -> None:
         self.store = store
         self.instance = instance
         self.core = core
+        self.instance_jobs = instance_jobs
+        #: the URI of each job this run knows to be a Flux instance
+        self.uris: dict[int, str] = {}
+        #: the jobs ``instance_jobs`` was told of as running
+        self.announced: set[int] = set()
         self.cursors: dict[int, JobCursor] = store.job_cursors(instance)
         #: the jobs that were active when last stored, taken up from their stored entries
         #: when the journal first sends them
@@ -204,6 +223,9 @@ class Ingest:
         record = self.core.JobRecord(jobid)
         record.apply(stored.entries, stored.jobspec, stored.R)
         self.stored_keys[jobid] = {(timestamp, name) for timestamp, name, _ in stored.entries}
+        uri = instance_uri((name, context) for _, name, context in stored.entries)
+        if uri is not None:
+            self.uris[jobid] = uri
         return record
 
     def _take(self, jobid: int, record: JobRecord, rows: list[tuple], response: Any) -> None:
@@ -217,6 +239,11 @@ class Ingest:
             record.apply(rows, response.jobspec_text, response.R_text)
             if keys is not None:
                 keys.update(_key(row) for row in rows)
+            if any(row[_NAME] == MEMO for row in rows):
+                pairs = ((row[_NAME], row[_CONTEXT]) for row in rows)
+                uri = instance_uri(pairs, self.uris.get(jobid))
+                if uri is not None:
+                    self.uris[jobid] = uri
             self.cursors[jobid] = JobCursor(
                 stored + len(rows), record.inactive, record.t_submit, rows[-1][_TIMESTAMP]
             )
@@ -228,6 +255,20 @@ class Ingest:
             self.stored_keys.pop(jobid, None)
         else:
             self.records[jobid] = record
+        if self.instance_jobs is not None and jobid in self.uris:
+            self._tell(jobid, record)
+
+    def _tell(self, jobid: int, record: JobRecord) -> None:
+        """Tell ``instance_jobs`` of a job that is a Flux instance: once as it runs, once
+        when it is over."""
+        assert self.instance_jobs is not None
+        if record.inactive:
+            if jobid in self.announced:
+                self.announced.discard(jobid)
+                self.instance_jobs.over(jobid)
+        elif jobid not in self.announced:
+            self.announced.add(jobid)
+            self.instance_jobs.running(jobid, self.uris[jobid])
 
     # -- writing -----------------------------------------------------------------------
 
@@ -239,10 +280,14 @@ class Ingest:
             return
         chunks, records = self.pending_events, self.pending_jobs
         self.pending_events, self.pending_rows, self.pending_jobs = [], 0, {}
+        uris = self.uris
         jobs = [
-            (self.instance, jobid, self.cursors[jobid].nevents, *record.fields())
+            (self.instance, jobid, self.cursors[jobid].nevents, *record.fields(), uris.get(jobid))
             for jobid, record in records.items()
         ]
+        for jobid, record in records.items():
+            if record.inactive:
+                uris.pop(jobid, None)
         # in key order (a stable sort by job keeps each job's positions in order), the
         # B-tree takes the rows page by page instead of all over
         chunks.sort(key=_first_jobid)
@@ -383,7 +428,7 @@ def _store_live_response(reader: _Reader, ingest: Ingest, response: Any) -> None
 
 def run(
     handle: Any,
-    store: SQLiteStore,
+    store: Store,
     instance: int,
     *,
     once: bool = False,
@@ -391,10 +436,12 @@ def run(
     progress: Callable[[str], None] | None = None,
     describe_response: Callable[[int], str] = response_number,
     core: Any = _impl,
+    instance_jobs: InstanceJobs | None = None,
 ) -> IngestResult:
     """Store the journal of ``handle`` until the stream ends, a stop is requested, or
-    (with ``once``) the history is stored. Bad responses are logged and skipped."""
-    ingest = Ingest(store, instance, core)
+    (with ``once``) the history is stored. Bad responses are logged and skipped; the jobs
+    that are Flux instances are told to ``instance_jobs``."""
+    ingest = Ingest(store, instance, core, instance_jobs)
     deferred = store.defer_indexes()
     stream = JournalStream(handle)
     reader = _Reader(stream, core, describe_response)
@@ -465,49 +512,97 @@ def _same_file(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
+def _targets(args: Any) -> list[Any]:
+    """What the command line names to follow, opened: each ``--uri``, or the one other
+    source (a source that cannot be had stops the command before anything is made)."""
+    from fluxjournal.follow import Target
+    from fluxjournal.sources import open_source
+
+    if args.simulate is not None or args.replay is not None or not args.uri:
+        sources = [source_from(args)]
+    else:
+        sources = [open_source(uri=uri) for uri in args.uri]
+    return [
+        Target(lambda source=source: source, source.description, args.instance)
+        for source in sources
+    ]
+
+
 def command(args: Any, out: IO[str], err: IO[str]) -> int:
-    """``fluxjournal ingest``: open the source and the database, store, report."""
-    if args.record is not None and any(
-        _same_file(args.record, args.db + suffix) for suffix in ("", "-wal", "-shm")
+    """``fluxjournal ingest``: open the sources and the database, store, report."""
+    from fluxjournal.follow import Fleet
+    from fluxjournal.store import is_postgres, open_store
+
+    if (
+        args.record is not None
+        and not is_postgres(args.db)
+        and any(_same_file(args.record, args.db + suffix) for suffix in ("", "-wal", "-shm"))
     ):
         raise SourceError(f"--record {args.record} would write over the database {args.db}")
-    # the source, then the database, then the record file: nothing is made on disk for a
+    # the sources, then the database, then the record file: nothing is made on disk for a
     # source that cannot be had, and a database that cannot be used leaves --record alone
-    source = source_from(args)
-    with SQLiteStore(args.db) as store, recorded(source, args.record) as source:
-        name = args.instance or source.instance
-        instance = store.instance(name, source.description)
-        line = _ProgressLine(err) if not args.quiet and err.isatty() else None
-        handlers = logging.getLogger("fluxjournal").handlers if line is not None else []
+    targets = _targets(args)
+    open_store(args.db).close()  # made or brought up to date once, before the followers
+    line = _ProgressLine(err) if not args.quiet and err.isatty() else None
+    single = len(targets) == 1 and not args.recursive
+    if not single:
+        line = None
+    handlers = logging.getLogger("fluxjournal").handlers if line is not None else []
+    with contextlib.ExitStack() as stack:
+        record = None
+        if args.record is not None:
+            record = stack.enter_context(recording(args.record))
         for handler in handlers:
             handler.addFilter(line)
-        started = time.monotonic()
         try:
             with StopRequest() as stop:
-                result = run(
-                    source.handle,
-                    store,
-                    instance,
+                fleet = Fleet(
+                    args.db,
                     once=args.once,
+                    wait=args.wait,
+                    max_depth=args.max_depth if args.recursive else 0,
                     stop_requested=stop,
                     progress=None if line is None else line.show,
-                    describe_response=source.describe_response,
+                    wrap_source=None if record is None else record,
                 )
+                for target in targets:
+                    fleet.add(target)
+                outcomes = fleet.join()
         finally:
             for handler in handlers:
                 handler.removeFilter(line)
             if line is not None:
                 line.clear()
-        if not args.quiet:
-            elapsed = time.monotonic() - started
-            skipped = (
-                f"; {result.bad_responses} bad responses skipped" if result.bad_responses else ""
-            )
-            out.write(
-                f"stored {result.stored_events:,} new events of {result.stored_jobs:,} jobs "
-                f"from {source.description} in {elapsed:.2f} s{skipped}\n"
-            )
-            out.write(format_summary(args.db, name, store.summary(instance)) + "\n")
-        if stop.signal is not None:
-            return stop.exit_status
-        return 1 if result.bad_responses else 0
+    return _report(outcomes, stop, args, out, err, single)
+
+
+def _report(
+    outcomes: list[Any], stop: StopRequest, args: Any, out: IO[str], err: IO[str], single: bool
+) -> int:
+    """The lines of what each instance came to; the exit status."""
+    top = [outcome for outcome in outcomes if outcome.target.depth == 0]
+    if single and top and top[0].error is not None:
+        raise top[0].error  # one instance: its error is the command's
+    status = 0
+    for outcome in sorted(outcomes, key=lambda o: (o.target.depth, o.name or "")):
+        result = outcome.result
+        if outcome.error is not None:
+            if outcome.target.depth == 0:
+                err.write(f"fluxjournal: {outcome.target.label}: {outcome.error}\n")
+                status = 1
+            continue
+        if result is None:
+            continue  # waited for a lease until stopped
+        if result.bad_responses and outcome.target.depth == 0:
+            status = 1
+        if args.quiet:
+            continue
+        skipped = f"; {result.bad_responses} bad responses skipped" if result.bad_responses else ""
+        out.write(
+            f"stored {result.stored_events:,} new events of {result.stored_jobs:,} jobs "
+            f"from {outcome.description} in {outcome.elapsed:.2f} s{skipped}\n"
+        )
+        out.write(outcome.summary + "\n")
+    if stop.signal is not None:
+        return stop.exit_status
+    return status

@@ -1,12 +1,15 @@
 """The database schema of ``fluxjournal ingest``, and every SQL statement it runs.
 
 The tables are described once, as data (:data:`TABLES`, :data:`INDEXES`,
-:data:`ACCOUNTING_VIEW`), and the SQL text is made from that description, so that every
-store speaks of the same columns in the same order. Nothing else in fluxjournal writes SQL.
+:data:`ACCOUNTING_VIEW`), and the SQL of each store is made from that description by its
+:class:`Dialect` (:data:`SQLITE`, :data:`POSTGRES`), so that both stores hold the same
+columns in the same order. Nothing else in fluxjournal writes SQL.
 
 - ``meta``: the schema version (``schema_version``), checked on open.
 - ``instances``: one row per Flux instance stored here, under a name that survives the
-  instance's restarts; ``instance`` is the number the other tables use.
+  instance's restarts; ``instance`` is the number the other tables use. An instance that
+  ran as a job of another (``flux batch``, ``flux alloc``) has that instance and job in
+  ``parent`` and ``parent_jobid``.
 - ``events``: one row per eventlog entry: the entry's position in its job's eventlog, its
   exact timestamp, name and context (JSON text).
 - ``jobs``: one row per job, as ``flux jobs -a --json`` reports it, kept up to date as its
@@ -21,27 +24,19 @@ from __future__ import annotations
 from typing import NamedTuple
 
 #: Bumped whenever a table, column, index or view changes; a database with a higher
-#: version was made by a newer fluxjournal and is refused.
-SCHEMA_VERSION = 1
+#: version was made by a newer fluxjournal and is refused, one with a lower version is
+#: brought up to this one (:data:`ADDED_COLUMNS`).
+SCHEMA_VERSION = 2
 
 
 class Column(NamedTuple):
-    """A column: its name, the kind of value it holds (a key of :data:`SQLITE_TYPES`), and
-    whether it may be NULL (a job-list field that ``flux jobs`` leaves out is)."""
+    """A column: its name, the kind of value it holds (a key of :attr:`Dialect.types`),
+    and whether it may be NULL (a job-list field that ``flux jobs`` leaves out is)."""
 
     name: str
     kind: str
     required: bool = False
 
-
-#: How each kind of value is declared in SQLite. JSON is kept as text; booleans as 0/1.
-SQLITE_TYPES = {
-    "int": "INTEGER",
-    "real": "REAL",
-    "text": "TEXT",
-    "json": "TEXT",
-    "bool": "INTEGER",
-}
 
 EVENT_COLUMNS = (
     Column("instance", "int", True),
@@ -52,12 +47,9 @@ EVENT_COLUMNS = (
     Column("context", "json", True),
 )
 
-#: The jobs table: the instance and job id, the restart cursor, then job-list's fields in
-#: the names and forms of ``flux jobs -a --json`` (absent there: NULL here).
-JOB_COLUMNS = (
-    Column("instance", "int", True),
-    Column("id", "int", True),
-    Column("nevents", "int", True),
+#: job-list's fields in the names and forms of ``flux jobs -a --json`` (absent there:
+#: NULL here), in the order of ``JobRecord.fields()``.
+JOB_LIST_COLUMNS = (
     Column("userid", "int"),
     Column("urgency", "int"),
     Column("priority", "int"),
@@ -96,14 +88,27 @@ JOB_COLUMNS = (
     Column("R", "json"),
 )
 
-#: The names of the jobs columns a job row carries after ``instance``, ``id``, ``nevents``.
-JOB_FIELDS = tuple(column.name for column in JOB_COLUMNS[3:])
+#: The jobs table: the instance and job id, the restart cursor, job-list's fields, and the
+#: URI of the Flux instance the job is (``flux jobs`` reports it from the job's ``uri``
+#: memo), added in version 2.
+JOB_COLUMNS = (
+    Column("instance", "int", True),
+    Column("id", "int", True),
+    Column("nevents", "int", True),
+    *JOB_LIST_COLUMNS,
+    Column("uri", "text"),
+)
+
+#: The names of job-list's fields, as ``JobRecord.fields()`` gives their values.
+JOB_FIELDS = tuple(column.name for column in JOB_LIST_COLUMNS)
 
 INSTANCE_COLUMNS = (
-    Column("instance", "int", True),
+    Column("instance", "serial", True),
     Column("name", "text", True),
     Column("source", "text"),
     Column("first_seen", "real"),
+    Column("parent", "int"),
+    Column("parent_jobid", "int"),
 )
 
 META_COLUMNS = (Column("key", "text", True), Column("value", "text", True))
@@ -115,8 +120,11 @@ TABLES = {
     "jobs": (JOB_COLUMNS, ("instance", "id")),
 }
 
-#: Tables SQLite keeps clustered on their primary key: small rows, looked up by key.
-SQLITE_WITHOUT_ROWID = ("events",)
+#: The columns each schema version added, the last in their tables: a database of an
+#: older version gets them (NULL in the rows it has) when it is opened.
+ADDED_COLUMNS = {
+    2: (("instances", "parent"), ("instances", "parent_jobid"), ("jobs", "uri")),
+}
 
 #: Indexes for the usual questions: a user's jobs, jobs by state, by time; events by time.
 INDEXES = {
@@ -126,10 +134,8 @@ INDEXES = {
     "jobs_t_inactive": ("jobs", ("instance", "t_inactive")),
     "events_timestamp": ("events", ("instance", "timestamp")),
 }
-
-#: The names of the indexes in sqlite_master: a first load of a whole history drops them
-#: and builds them once at its end (one sorted pass each) rather than row by row.
-INDEX_NAMES = "SELECT name FROM sqlite_master WHERE type = 'index' AND name = ?"
+#: The index of the instances that ran as jobs of an instance, added in version 2.
+CHILD_INDEX = "CREATE INDEX IF NOT EXISTS instances_parent ON instances (parent, parent_jobid)"
 
 #: flux-accounting's ``jobs`` table (``id, userid, t_submit, t_run, t_inactive, ranks, R,
 #: jobspec, project, bank, requested_duration, actual_duration``), for inactive jobs that
@@ -140,50 +146,171 @@ SELECT id, userid, t_submit, t_run, t_inactive, ranks, R, jobspec, project, bank
 FROM jobs
 WHERE state = 'INACTIVE' AND t_run IS NOT NULL"""
 
-
-def _create_table(name: str, types: dict[str, str], suffix: str = "") -> str:
-    columns, key = TABLES[name]
-    lines = [f"{c.name} {types[c.kind]}{' NOT NULL' if c.required else ''}" for c in columns]
-    lines.append(f"PRIMARY KEY ({', '.join(key)})")
-    return f"CREATE TABLE {name} (\n  " + ",\n  ".join(lines) + "\n)" + suffix
-
-
-def _insert(name: str, columns: tuple[Column, ...]) -> str:
-    names = ", ".join(c.name for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {name} ({names}) VALUES ({marks})"
+#: The key of PostgreSQL's advisory locks that fluxjournal takes: the first of the two
+#: numbers, the second being the instance (a lease) or :data:`SCHEMA_LOCK_KEY`.
+LOCK_CLASS = 0x464A  # "FJ"
+#: The second number of the lock held while the schema is made or brought up to date.
+SCHEMA_LOCK_KEY = -1
 
 
-def _upsert(name: str) -> str:
-    columns, key = TABLES[name]
-    updates = ", ".join(f"{c.name} = excluded.{c.name}" for c in columns if c.name not in key)
-    return f"{_insert(name, columns)} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+class Dialect(NamedTuple):
+    """What differs between the stores' SQL: how kinds of values are declared, the mark of
+    a parameter, and the tables a store keeps clustered on their primary key."""
+
+    name: str
+    types: dict[str, str]
+    mark: str
+    clustered: tuple[str, ...] = ()
 
 
-def create_index(index: str) -> str:
-    """The statement that makes one of :data:`INDEXES` if it is missing."""
-    table, columns = INDEXES[index]
-    return f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({', '.join(columns)})"
+SQLITE_DIALECT = Dialect(
+    "sqlite",
+    # JSON as text, booleans as 0/1; "serial": a rowid, numbered on insert
+    {
+        "int": "INTEGER",
+        "real": "REAL",
+        "text": "TEXT",
+        "json": "TEXT",
+        "bool": "INTEGER",
+        "serial": "INTEGER",
+    },
+    "?",
+    # small rows, looked up by key
+    ("events",),
+)
+
+POSTGRES_DIALECT = Dialect(
+    "postgresql",
+    # json keeps the text as written (jsonb would reorder it); names are left unquoted,
+    # so that a query reads the same on both stores (PostgreSQL folds R to r)
+    {
+        "int": "BIGINT",
+        "real": "DOUBLE PRECISION",
+        "text": "TEXT",
+        "json": "JSON",
+        "bool": "BOOLEAN",
+        "serial": "BIGINT GENERATED BY DEFAULT AS IDENTITY",
+    },
+    "%s",
+)
 
 
-def drop_index(index: str) -> str:
-    return f"DROP INDEX IF EXISTS {index}"
+def _names(columns: tuple[Column, ...]) -> str:
+    return ", ".join(c.name for c in columns)
 
 
-def sqlite_schema() -> list[str]:
-    """The statements that create an empty database, in order."""
-    statements = [
-        _create_table(name, SQLITE_TYPES, " WITHOUT ROWID" if name in SQLITE_WITHOUT_ROWID else "")
-        for name in TABLES
-    ]
-    statements += [create_index(index) for index in INDEXES]
-    statements.append("CREATE UNIQUE INDEX instances_name ON instances (name)")
-    statements.append(ACCOUNTING_VIEW)
-    statements.append(
-        f"INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')"
-    )
-    return statements
+class Statements:
+    """Every statement of one store, made from the tables' description in its dialect."""
 
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        m = dialect.mark
+        self.insert_events = self._insert("events")
+        self.upsert_jobs = self._upsert("jobs", self._insert("jobs"))
+        self.instance_by_name = f"SELECT instance FROM instances WHERE name = {m}"
+        self.insert_instance = (
+            "INSERT INTO instances (name, source, first_seen, parent, parent_jobid)"
+            f" VALUES ({m}, {m}, {m}, {m}, {m}) RETURNING instance"
+        )
+        self.instance_of = f"SELECT name, parent, parent_jobid FROM instances WHERE instance = {m}"
+        self.schema_version_of = "SELECT value FROM meta WHERE key = 'schema_version'"
+        self.set_schema_version = (
+            f"UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"
+        )
+        #: What a restart needs of each stored job: how many eventlog entries are stored,
+        #: whether it is over, its submit time (to tell a job from another instance's of
+        #: the same id) and, for a job that is over, the time of its last entry (``clean``).
+        self.job_cursors = (
+            "SELECT id, nevents, state = 'INACTIVE', t_submit, t_inactive"
+            f" FROM jobs WHERE instance = {m}"
+        )
+        #: The stored entries of the jobs that were not over when stored, in position
+        #: order, and their jobspec and R: a restart takes these jobs up where they were.
+        self.active_job_events = (
+            "SELECT e.jobid, e.timestamp, e.name, e.context FROM jobs j CROSS JOIN events e"
+            " ON e.instance = j.instance AND e.jobid = j.id"
+            f" WHERE j.instance = {m} AND j.state != 'INACTIVE' ORDER BY e.jobid, e.position"
+        )
+        self.active_jobspecs_and_r = (
+            f"SELECT id, jobspec, R FROM jobs WHERE instance = {m} AND state != 'INACTIVE'"
+        )
+        self.any_event = "SELECT 1 FROM events LIMIT 1"
+        self.job_events = (
+            "SELECT timestamp, name, context FROM events"
+            f" WHERE instance = {m} AND jobid = {m} ORDER BY position"
+        )
+        self.job_jobspec_and_r = f"SELECT jobspec, R FROM jobs WHERE instance = {m} AND id = {m}"
+        self.count_events = f"SELECT COUNT(*) FROM events WHERE instance = {m}"
+        self.count_jobs_by_state = (
+            f"SELECT state, COUNT(*) FROM jobs WHERE instance = {m} GROUP BY state ORDER BY state"
+        )
+        self.children_of = (
+            "SELECT instance, name, parent_jobid FROM instances"
+            f" WHERE parent = {m} ORDER BY parent_jobid"
+        )
+
+    def _insert(self, table: str) -> str:
+        columns, _ = TABLES[table]
+        marks = ", ".join(self.dialect.mark for _ in columns)
+        return f"INSERT INTO {table} ({_names(columns)}) VALUES ({marks})"
+
+    @staticmethod
+    def _upsert(table: str, insert: str) -> str:
+        columns, key = TABLES[table]
+        updates = ", ".join(f"{c.name} = excluded.{c.name}" for c in columns if c.name not in key)
+        return f"{insert} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+
+    def create_table(self, table: str) -> str:
+        columns, key = TABLES[table]
+        types = self.dialect.types
+        lines = [f"{c.name} {types[c.kind]}{' NOT NULL' if c.required else ''}" for c in columns]
+        lines.append(f"PRIMARY KEY ({', '.join(key)})")
+        suffix = " WITHOUT ROWID" if table in self.dialect.clustered else ""
+        return f"CREATE TABLE {table} (\n  " + ",\n  ".join(lines) + "\n)" + suffix
+
+    @staticmethod
+    def create_index(index: str) -> str:
+        """The statement that makes one of :data:`INDEXES` if it is missing."""
+        table, columns = INDEXES[index]
+        return f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({', '.join(columns)})"
+
+    @staticmethod
+    def drop_index(index: str) -> str:
+        return f"DROP INDEX IF EXISTS {index}"
+
+    def add_column(self, table: str, name: str) -> str:
+        """The statement that adds one column of the description to an older database."""
+        (column,) = (c for c in TABLES[table][0] if c.name == name)
+        return f"ALTER TABLE {table} ADD COLUMN {name} {self.dialect.types[column.kind]}"
+
+    def schema(self) -> list[str]:
+        """The statements that make an empty database, in order."""
+        statements = [self.create_table(table) for table in TABLES]
+        statements += [self.create_index(index) for index in INDEXES]
+        statements.append("CREATE UNIQUE INDEX instances_name ON instances (name)")
+        statements.append(CHILD_INDEX)
+        statements.append(ACCOUNTING_VIEW)
+        statements.append(
+            f"INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')"
+        )
+        return statements
+
+    def upgrade(self, version: int) -> list[str]:
+        """The statements that bring a database of ``version`` up to :data:`SCHEMA_VERSION`."""
+        statements = [
+            self.add_column(table, name)
+            for since in range(version + 1, SCHEMA_VERSION + 1)
+            for table, name in ADDED_COLUMNS.get(since, ())
+        ]
+        statements.append(CHILD_INDEX)
+        statements.append(self.set_schema_version)
+        return statements
+
+
+SQLITE = Statements(SQLITE_DIALECT)
+POSTGRES = Statements(POSTGRES_DIALECT)
+
+# -- what only SQLite runs --------------------------------------------------------------
 
 #: Set on every connection: write-ahead logging (readers never block the writer), a commit
 #: that is on disk when it returns, so that a power cut loses no committed batch, and a
@@ -193,41 +320,61 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous = FULL",
     "PRAGMA cache_size = -65536",
 )
+SQLITE_SCHEMA_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+#: The names of the indexes: a first load of a whole history drops them and builds them
+#: once at its end (one sorted pass each) rather than row by row.
+SQLITE_INDEX_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
+SQLITE_BEGIN_WRITE = "BEGIN IMMEDIATE"
 
-SCHEMA_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-SCHEMA_VERSION_OF = "SELECT value FROM meta WHERE key = 'schema_version'"
+# -- what only PostgreSQL runs ----------------------------------------------------------
 
-BEGIN_WRITE = "BEGIN IMMEDIATE"
-COMMIT = "COMMIT"
-ROLLBACK = "ROLLBACK"
-INSERT_EVENTS = _insert("events", EVENT_COLUMNS)
-UPSERT_JOBS = _upsert("jobs")
-
-INSTANCE_BY_NAME = "SELECT instance FROM instances WHERE name = ?"
-INSERT_INSTANCE = "INSERT INTO instances (name, source, first_seen) VALUES (?, ?, ?)"
-
-#: What a restart needs of each stored job: how many eventlog entries are stored, whether
-#: it is over, its submit time (to tell a job from another instance's of the same id) and,
-#: for a job that is over, the time of its last entry (``clean``).
-JOB_CURSORS = (
-    "SELECT id, nevents, state = 'INACTIVE', t_submit, t_inactive FROM jobs WHERE instance = ?"
+POSTGRES_SCHEMA_EXISTS = "SELECT to_regclass('meta') IS NOT NULL"
+POSTGRES_INDEX_EXISTS = (
+    "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s"
 )
-
-#: The stored entries of the jobs that were not over when stored, in position order, and
-#: their jobspec and R: a restart takes these jobs up where they were.
-ACTIVE_JOB_EVENTS = (
-    "SELECT e.jobid, e.timestamp, e.name, e.context FROM jobs j CROSS JOIN events e"
-    " ON e.instance = j.instance AND e.jobid = j.id"
-    " WHERE j.instance = ? AND j.state != 'INACTIVE' ORDER BY e.jobid, e.position"
+POSTGRES_BEGIN_WRITE = "BEGIN"
+#: Held to the end of the transaction that makes or upgrades the schema: two processes
+#: that open a new database at once make it once.
+POSTGRES_SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({LOCK_CLASS}, {SCHEMA_LOCK_KEY})"
+#: The lease of an instance: a lock of this session, which the server drops when the
+#: session ends, however it ends.
+POSTGRES_TRY_LEASE = f"SELECT pg_try_advisory_lock({LOCK_CLASS}, %s::int4)"
+POSTGRES_RELEASE_LEASE = f"SELECT pg_advisory_unlock({LOCK_CLASS}, %s::int4)"
+#: Who holds the lease of an instance: the session's process, program and client.
+POSTGRES_LEASE_HOLDER = (
+    "SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l"
+    " JOIN pg_stat_activity a ON a.pid = l.pid"
+    f" WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = {LOCK_CLASS}"
+    " AND l.objid::bigint = %s AND l.objsubid = 2"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
-ACTIVE_JOBSPECS_AND_R = "SELECT id, jobspec, R FROM jobs WHERE instance = ? AND state != 'INACTIVE'"
-ANY_EVENT = "SELECT 1 FROM events LIMIT 1"
-JOB_EVENTS = (
-    "SELECT timestamp, name, context FROM events WHERE instance = ? AND jobid = ? ORDER BY position"
+#: Event rows go in by binary COPY; job rows by COPY into a table of this session's, then
+#: one upsert: COPY cannot update a row.
+POSTGRES_COPY_EVENTS = f"COPY events ({_names(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+POSTGRES_STAGED_JOBS = "staged_jobs"
+POSTGRES_CREATE_STAGED_JOBS = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {POSTGRES_STAGED_JOBS} (LIKE jobs) ON COMMIT DELETE ROWS"
 )
-JOB_JOBSPEC_AND_R = "SELECT jobspec, R FROM jobs WHERE instance = ? AND id = ?"
-
-COUNT_EVENTS = "SELECT COUNT(*) FROM events WHERE instance = ?"
-COUNT_JOBS_BY_STATE = (
-    "SELECT state, COUNT(*) FROM jobs WHERE instance = ? GROUP BY state ORDER BY state"
+POSTGRES_COPY_JOBS = (
+    f"COPY {POSTGRES_STAGED_JOBS} ({_names(JOB_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 )
+POSTGRES_UPSERT_STAGED_JOBS = Statements._upsert(
+    "jobs",
+    f"INSERT INTO jobs ({_names(JOB_COLUMNS)})"
+    f" SELECT {_names(JOB_COLUMNS)} FROM {POSTGRES_STAGED_JOBS}",
+)
+#: The types of the COPY columns, in psycopg's names: JSON goes as the text it is (the
+#: binary form of ``json`` is its text).
+POSTGRES_COPY_TYPES = {
+    "int": "int8",
+    "serial": "int8",
+    "real": "float8",
+    "text": "text",
+    "json": "text",
+    "bool": "bool",
+}
+POSTGRES_EVENT_TYPES = tuple(POSTGRES_COPY_TYPES[c.kind] for c in EVENT_COLUMNS)
+POSTGRES_JOB_TYPES = tuple(POSTGRES_COPY_TYPES[c.kind] for c in JOB_COLUMNS)
+#: The stored cursors of some jobs: after a lost connection, whether a batch was
+#: committed before it was lost.
+POSTGRES_NEVENTS_OF = "SELECT id, nevents FROM jobs WHERE instance = %s AND id = ANY(%s)"

@@ -92,6 +92,11 @@ def _open_instance(uri: str | None) -> Source:
     uri = uri or os.environ.get("FLUX_URI")
     if not uri:
         raise SourceError(f"no Flux instance: FLUX_URI is not set; {_NO_INSTANCE_HINT}")
+    if uri.startswith(SIMULATED_SCHEME):
+        from fluxjournal.testing import SimulatedFlux
+
+        handle = SimulatedFlux.from_uri(uri)
+        return Source(handle, f"simulated instance {uri}", uri, False, response_number)
     from fluxjournal import fluxcore
 
     if not fluxcore.find_bindings():
@@ -109,6 +114,44 @@ def _open_instance(uri: str | None) -> Source:
             f"cannot reach the Flux instance at {uri}: {reason}; {_NO_INSTANCE_HINT}"
         ) from None
     return Source(handle, f"Flux instance {uri}", instance_name(handle, uri), True, response_number)
+
+
+#: The URIs of simulated instances (:meth:`fluxjournal.testing.SimulatedFlux.uri`): the
+#: jobs of a simulation that are Flux instances give such URIs in their ``uri`` memo.
+SIMULATED_SCHEME = "simulated:"
+#: How long a new child instance may take to be ready (its rc1 to end).
+CHILD_START_TIMEOUT = 60.0
+
+
+def open_child(uri: str) -> Source:
+    """The instance that a job's ``uri`` memo names, ready to be read: reached over its
+    local socket when it runs on this host (as ``FLUX_URI_RESOLVE_LOCAL`` has flux-core's
+    tools do), else at the ``ssh://`` URI itself; then waited for until it is up (its
+    broker posts the memo before it loads its job manager), as ``flux alloc`` waits."""
+    source = _open_instance(local_uri(uri))
+    if source.live:
+        try:
+            source.handle.rpc("state-machine.wait").wait_for(CHILD_START_TIMEOUT).get()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise SourceError(f"the Flux instance at {uri} is not running: {reason}") from None
+    return source
+
+
+def local_uri(uri: str) -> str:
+    """``uri`` as ``local://`` when it is an ``ssh://`` URI of this host whose socket is
+    here, else ``uri`` itself."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not uri.startswith("ssh://"):
+        return uri
+    parts = urlsplit(uri)
+    host = (parts.hostname or "").split(".")[0]
+    here = {socket.gethostname().split(".")[0], "localhost"}
+    if host in here and os.path.exists(parts.path):
+        return f"local://{parts.path}"
+    return uri
 
 
 def instance_name(handle: Any, uri: str) -> str:
@@ -169,12 +212,19 @@ def recorded(source: Source, path: str | None) -> Iterator[Source]:
     if path is None:
         yield source
         return
+    with recording(path) as record:
+        yield record(source)
+
+
+@contextlib.contextmanager
+def recording(path: str) -> Iterator[Callable[[Source], Source]]:
+    """Inside, a function that gives a source whose journal is also written to ``path``."""
     try:
         out = open(path, "wb")  # noqa: SIM115 - closed below, after the command
     except OSError as exc:
         raise SourceError(f"cannot write record file {path}: {exc.strerror}") from None
     with out:
-        yield source._replace(handle=RecordingFlux(source.handle, out))
+        yield lambda source: source._replace(handle=RecordingFlux(source.handle, out))
 
 
 def opened_source(args: Any) -> contextlib.AbstractContextManager[Source]:

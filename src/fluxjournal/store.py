@@ -1,27 +1,33 @@
-"""The SQLite store of ``fluxjournal ingest``: opening, checking and writing a database.
+"""What every store of ``fluxjournal ingest`` offers, and the choice of one by its URL.
 
-Every write is one transaction holding event rows, the job rows they change and so the
-restart cursor (``jobs.nevents``): after any stop, the database holds whole batches only.
-The SQL itself is in :mod:`fluxjournal.schema`.
+A store is one database: SQLite (:mod:`fluxjournal.sqlite_store`, a file path, the
+embedded default) or PostgreSQL (:mod:`fluxjournal.postgres_store`, a ``postgresql://``
+URL or libpq key/value string). Both hold the same tables (:mod:`fluxjournal.schema`) and
+keep the same rule: every write is one transaction holding event rows, the job rows they
+change and so the restart cursor (``jobs.nevents``), so after any stop the database holds
+whole batches only. Each instance is written by one ingester at a time, the holder of its
+lease.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, Protocol
 
-from fluxjournal import schema
-
-#: How long a write waits for another process's write lock before it gives up.
-LOCK_TIMEOUT = 10.0
+#: The URL schemes of PostgreSQL, as libpq takes them.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+#: How often a wait for a lease asks again.
+LEASE_POLL_INTERVAL = 1.0
 
 
 class StoreError(Exception):
     """A database that cannot be used: one line that says which and why."""
+
+
+class LeaseHeld(StoreError):
+    """Another ingester is writing this instance."""
 
 
 class JobCursor(NamedTuple):
@@ -50,167 +56,72 @@ class Summary(NamedTuple):
     jobs_by_state: list[tuple[str, int]]
 
 
-class SQLiteStore:
-    """One SQLite database file, created with the schema when it does not exist."""
+class Store(Protocol):
+    """One database of ingested journals: what :mod:`fluxjournal.ingest` asks of it."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(directory):
-            raise StoreError(f"cannot create database {self.path}: no directory {directory}")
-        try:
-            self.db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from None
-        try:
-            for pragma in schema.SQLITE_PRAGMAS:
-                self.db.execute(pragma)
-            self._check_or_create()
-        except sqlite3.Error as exc:
-            self.db.close()
-            raise StoreError(self._explain(exc)) from None
-        except StoreError:
-            self.db.close()
-            raise
+    #: the database as messages name it (a path, or a URL without its password)
+    location: str
 
-    def _explain(self, exc: sqlite3.Error) -> str:
-        text = str(exc)
-        if isinstance(exc, sqlite3.IntegrityError):
-            return f"database {self.path}: {text}: another process is writing the same instance"
-        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
-            return f"{self.path} is not an SQLite database (or it is corrupt)"
-        if "locked" in text or "busy" in text:
-            return f"database {self.path} is locked by another process (waited {LOCK_TIMEOUT:g} s)"
-        if "readonly" in text or "unable to open" in text:
-            return f"cannot write database {self.path}: {text}"
-        return f"database {self.path}: {text}"
+    def instance(
+        self, name: str, source: str, parent: int | None = None, parent_jobid: int | None = None
+    ) -> int: ...
+    def try_lease(self, instance: int) -> str | None: ...
+    def release_lease(self, instance: int) -> None: ...
+    def job_cursors(self, instance: int) -> dict[int, JobCursor]: ...
+    def active_jobs(self, instance: int) -> dict[int, StoredJob]: ...
+    def job(self, instance: int, jobid: int) -> StoredJob: ...
+    def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None: ...
+    def defer_indexes(self) -> bool: ...
+    def build_indexes(self) -> None: ...
+    def summary(self, instance: int) -> Summary: ...
+    def close(self) -> None: ...
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        """SQLite's errors inside, as a :class:`StoreError` that says what they mean."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(self._explain(exc)) from None
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One write transaction: committed when the block ends, rolled back if it fails."""
-        self.db.execute(schema.BEGIN_WRITE)
-        try:
-            yield
-            self.db.execute(schema.COMMIT)
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute(schema.ROLLBACK)
-            raise
+def is_postgres(url: str) -> bool:
+    """True when ``url`` names a PostgreSQL database rather than an SQLite file: a
+    ``postgresql://`` URL, or a libpq key/value string (``dbname=... host=...``)."""
+    if url.startswith(POSTGRES_SCHEMES):
+        return True
+    words = url.split()
+    return bool(words) and all("=" in word for word in words)
 
-    def _check_or_create(self) -> None:
-        if self.db.execute(schema.SCHEMA_EXISTS).fetchone() is None:
-            with self._transaction():
-                # another process may have made it while this one waited for the lock
-                if self.db.execute(schema.SCHEMA_EXISTS).fetchone() is None:
-                    for statement in schema.sqlite_schema():
-                        self.db.execute(statement)
-        row = self.db.execute(schema.SCHEMA_VERSION_OF).fetchone()
-        version = int(row[0]) if row is not None else 0
-        self._check_version(version)
 
-    def _check_version(self, version: int) -> None:
-        if version > schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self.path} has schema version {version}, made by a newer "
-                f"fluxjournal; this one knows version {schema.SCHEMA_VERSION}: upgrade fluxjournal"
+def open_store(url: str) -> Any:
+    """The store ``url`` names: a PostgreSQL database, or else an SQLite file path."""
+    if is_postgres(url):
+        from fluxjournal.postgres_store import PostgresStore
+
+        return PostgresStore(url)
+    from fluxjournal.sqlite_store import SQLiteStore
+
+    return SQLiteStore(url)
+
+
+@contextlib.contextmanager
+def leased(
+    store: Store,
+    instance: int,
+    name: str,
+    *,
+    wait: bool = False,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> Iterator[bool]:
+    """Hold the lease of ``instance`` inside: only its holder writes the instance. Raises
+    :class:`LeaseHeld` naming the holder when another has it, or with ``wait`` waits for
+    it until a stop is requested (then yields False: nothing is to be written)."""
+    holder = store.try_lease(instance)
+    while holder is not None:
+        if not wait:
+            raise LeaseHeld(
+                f"{store.location}: instance {name} is being ingested by {holder}; "
+                "stop that one first, or use --wait to take over when it stops"
             )
-        if version < schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self.path} has schema version {version}; this fluxjournal "
-                f"writes version {schema.SCHEMA_VERSION}"
-            )
-
-    def defer_indexes(self) -> bool:
-        """True when the secondary indexes are to be built once a history is stored: they
-        are dropped while the database holds no event (a first load builds them once at its
-        end rather than row by row), and one that a stopped first load left out is built
-        then too (:meth:`build_indexes`)."""
-        with self._errors():
-            if self.db.execute(schema.ANY_EVENT).fetchone() is None:
-                for index in schema.INDEXES:
-                    self.db.execute(schema.drop_index(index))
-                return True
-            return any(
-                self.db.execute(schema.INDEX_NAMES, (index,)).fetchone() is None
-                for index in schema.INDEXES
-            )
-
-    def build_indexes(self) -> None:
-        """Make the secondary indexes that are missing."""
-        with self._errors():
-            for index in schema.INDEXES:
-                self.db.execute(schema.create_index(index))
-
-    def instance(self, name: str, source: str) -> int:
-        """The number of the instance stored under ``name``, added if it is new (a known
-        instance costs no write)."""
-        with self._errors():
-            row = self.db.execute(schema.INSTANCE_BY_NAME, (name,)).fetchone()
-            if row is not None:
-                return int(row[0])
-            with self._transaction():
-                row = self.db.execute(schema.INSTANCE_BY_NAME, (name,)).fetchone()
-                if row is None:
-                    insert = (name, source, time.time())
-                    row = (self.db.execute(schema.INSERT_INSTANCE, insert).lastrowid,)
-        return int(row[0])
-
-    def job_cursors(self, instance: int) -> dict[int, JobCursor]:
-        """Every stored job of ``instance``: what a restart needs to know of it."""
-        with self._errors():
-            rows = self.db.execute(schema.JOB_CURSORS, (instance,)).fetchall()
-        return {
-            jobid: JobCursor(n, bool(done), t_submit, t_last if done else None)
-            for jobid, n, done, t_submit, t_last in rows
-        }
-
-    def active_jobs(self, instance: int) -> dict[int, StoredJob]:
-        """The jobs of ``instance`` stored as not over, as a restart takes them up."""
-        jobs: dict[int, StoredJob] = {}
-        with self._errors():
-            for jobid, jobspec, R in self.db.execute(schema.ACTIVE_JOBSPECS_AND_R, (instance,)):
-                jobs[jobid] = StoredJob([], jobspec, R)
-            for jobid, *entry in self.db.execute(schema.ACTIVE_JOB_EVENTS, (instance,)):
-                jobs[jobid].entries.append(tuple(entry))
-        return jobs
-
-    def job(self, instance: int, jobid: int) -> StoredJob:
-        """One stored job, as a restart takes it up."""
-        with self._errors():
-            entries = self.db.execute(schema.JOB_EVENTS, (instance, jobid)).fetchall()
-            row = self.db.execute(schema.JOB_JOBSPEC_AND_R, (instance, jobid)).fetchone()
-        jobspec, R = row if row is not None else (None, None)
-        return StoredJob(entries, jobspec, R)
-
-    def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
-        """Store event rows and job rows in one transaction."""
-        with self._errors(), self._transaction():
-            if events:
-                self.db.executemany(schema.INSERT_EVENTS, events)
-            if jobs:
-                self.db.executemany(schema.UPSERT_JOBS, jobs)
-
-    def summary(self, instance: int) -> Summary:
-        """How many events and jobs per state ``instance`` has here."""
-        with self._errors():
-            (events,) = self.db.execute(schema.COUNT_EVENTS, (instance,)).fetchone()
-            states = self.db.execute(schema.COUNT_JOBS_BY_STATE, (instance,)).fetchall()
-        return Summary(events, [tuple(r) for r in states])
-
-    def close(self) -> None:
-        """Close the connection; everything written is already committed."""
-        self.db.close()
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
+        if stop_requested():
+            yield False
+            return
+        time.sleep(LEASE_POLL_INTERVAL)
+        holder = store.try_lease(instance)
+    try:
+        yield True
+    finally:
+        store.release_lease(instance)

@@ -722,6 +722,32 @@ _JOB_NAMES = ("analysis", "build", "named", "sim", "train")
 _PROJECTS = ("alpha", "beta", "gamma")
 _MEMOS = ('{"purpose":"test-capture"}', '{"note":"live"}')
 _SLEEPS = (1, 2, 5, 10, 30)
+#: How long after its start a job that is a Flux instance posts its ``uri`` memo.
+_CHILD_MEMO_DELAY = 0.0004
+#: Which jobs are Flux instances: those whose key, spread by this odd number, falls below
+#: the share asked for, in thousandths.
+_SPREAD = 2654435761
+_PER_MILLE = 1000
+#: What a simulated instance's URI carries, and how each value is read back.
+_URI_PARAMETERS: dict[str, Callable[[str], Any]] = {
+    "jobs": int,
+    "seed": int,
+    "live": int,
+    "epoch": float,
+    "rate": float,
+    "instances": float,
+    "ends": lambda text: text == "1",
+}
+
+
+def _uri_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 _RELEASE = ',"context":{"ranks":"all","final":true}'
 _TIMEOUT_EXCEPTION = (
     f',"context":{{"type":"timeout","severity":0,"userid":{_OWNER},'
@@ -787,11 +813,21 @@ class _Job:
 
 
 class _JobMaker:
-    """Makes a job's whole life from its own seed, so jobs can be made in any order."""
+    """Makes a job's whole life from its own seed, so jobs can be made in any order.
 
-    def __init__(self, nodes: int, cores: int) -> None:
+    ``child_uri(key, t_start)``, when given, is the URI of the Flux instance that job
+    ``key`` is, or None for a job that is not one.
+    """
+
+    def __init__(
+        self,
+        nodes: int,
+        cores: int,
+        child_uri: Callable[[int, float], str | None] | None = None,
+    ) -> None:
         self.nodes = nodes
         self.cores = cores
+        self.child_uri = child_uri
         self.rng = random.Random()
 
     def make(
@@ -925,6 +961,9 @@ class _JobMaker:
                 add((t, "memo", ',"context":' + _MEMOS[0]))
             t += uniform(0.004, 0.012)
             add((t, "start", ""))
+            uri = self.child_uri(key, t) if self.child_uri is not None else None
+            if uri is not None:  # its broker's memo, as it starts (no draw: nothing shifts)
+                add((t + _CHILD_MEMO_DELAY, "memo", f',"context":{{"uri":"{uri}"}}'))
 
             quick = uniform(0.03, 0.07)
             expiration = 0.0
@@ -1208,8 +1247,12 @@ class SimulatedFlux(FakeFlux):
         interval: float = 1.0,
         rate: float | None = None,
         drains: int = 1,
+        instances: float = 0.0,
+        ends: bool = False,
     ) -> None:
         super().__init__()
+        if not 0.0 <= instances <= 1.0:
+            raise ValueError(f"instances must be a share between 0 and 1, not {instances}")
         if active is None:
             active = jobs // 20
         if min(jobs, live, active, drains) < 0 or active > jobs:
@@ -1232,6 +1275,8 @@ class SimulatedFlux(FakeFlux):
         self.interval = float(interval)
         self.rate = rate
         self.drains = drains
+        self.instances = float(instances)
+        self.ends = ends
         # Worked out when first needed, under the lock (reentrant: one needs the other).
         self._lock = threading.RLock()
         self._instance: _Instance | None = None
@@ -1291,7 +1336,7 @@ class SimulatedFlux(FakeFlux):
         """A request's backlog responses, one a job, then the sentinel."""
         progress = self._progress()
         request = self.request_time
-        maker = _JobMaker(self.nodes, self.cores)
+        maker = self._maker()
         order = self._active_jobs(progress)
         if full:
             order = itertools.chain(self._inactive_jobs(progress), order)
@@ -1344,7 +1389,7 @@ class SimulatedFlux(FakeFlux):
         with self._lock:
             cache = self._latest_before_request
             if count not in cache:
-                maker = _JobMaker(self.nodes, self.cores)
+                maker = self._maker()
 
                 def t_clean(index: int) -> float:
                     return self._history_job(maker, index).t_clean
@@ -1357,7 +1402,7 @@ class SimulatedFlux(FakeFlux):
         """Every event after the request, in timestamp order, with its job and its index."""
         state = self._state()
         request = state.request_time
-        maker = _JobMaker(self.nodes, self.cores)
+        maker = self._maker()
         heap: list[tuple[float, int, _Event, Iterator[_Event], _Job, int]] = []
         order = itertools.count()
 
@@ -1491,5 +1536,49 @@ class SimulatedFlux(FakeFlux):
             self._backlog(bool(request.get("full", False)), allowed),
             self._live(allowed),
             live_survives_cancel=False,
+            ends=self.ends,
             rate=self.rate,
         )
+
+    # -- jobs that are Flux instances ---------------------------------------------------
+
+    def _maker(self) -> _JobMaker:
+        return _JobMaker(self.nodes, self.cores, self._child_uri if self.instances else None)
+
+    def _child_uri(self, key: int, t_start: float) -> str | None:
+        """The URI of the instance job ``key`` is, when it is one: a simulation of its
+        own, seeded by the job, that starts with the job and whose stream ends like that
+        of an instance that shuts down; its jobs may be instances in turn."""
+        if (key * _SPREAD) % _PER_MILLE >= self.instances * _PER_MILLE:
+            return None
+        child = SimulatedFlux(
+            jobs=3 + key % 17,
+            seed=key & 0xFFFFFFFF,
+            live=20 + key % 40,
+            epoch=round(t_start, 6),
+            instances=self.instances,
+            ends=True,
+        )
+        return child.uri
+
+    @property
+    def uri(self) -> str:
+        """A URI that :meth:`from_uri` (and ``fluxjournal ingest --uri``) opens as this
+        simulation: ``simulated:`` and its parameters (those the URI carries)."""
+        values = ",".join(f"{name}={_uri_value(getattr(self, name))}" for name in _URI_PARAMETERS)
+        return f"simulated:{values}"
+
+    @classmethod
+    def from_uri(cls, uri: str) -> SimulatedFlux:
+        """The simulation ``uri`` (from :attr:`uri`) names; ValueError for another URI."""
+        scheme, _, text = uri.partition(":")
+        if scheme != "simulated":
+            raise ValueError(f"not a simulated instance's URI: {uri!r}")
+        params: dict[str, Any] = {}
+        for item in filter(None, text.split(",")):
+            name, _, value = item.partition("=")
+            kind = _URI_PARAMETERS.get(name)
+            if kind is None:
+                raise ValueError(f"{uri!r}: no parameter {name!r}")
+            params[name] = None if value == "" else kind(value)
+        return cls(**params)
