@@ -71,3 +71,44 @@ def broker(tmp_path_factory):
         yield instance
     finally:
         instance.close()
+
+
+# ---------------------------------------------------------------------------
+# The stores: SQLite files, and databases of a real PostgreSQL server
+# ---------------------------------------------------------------------------
+
+STORES = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """The PostgreSQL server of the tests: the one ``.ci/run`` started (its variables
+    say where), else one of this session's own when PostgreSQL is installed."""
+    from stores import need_postgres
+
+    yield from need_postgres()
+
+
+@pytest.fixture(params=STORES)
+def database(request, tmp_path):
+    """A new, empty database of each store, with what the tests need to look into it."""
+    from stores import Database
+
+    cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
+    db = Database.new(request.param, tmp_path, cluster)
+    try:
+        yield db
+    finally:
+        db.drop()
+
+
+@pytest.fixture
+def postgres_database(postgres_cluster, tmp_path):
+    """A new, empty PostgreSQL database."""
+    from stores import Database
+
+    db = Database.new("postgres", tmp_path, postgres_cluster)
+    try:
+        yield db
+    finally:
+        db.drop()

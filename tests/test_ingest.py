@@ -10,10 +10,10 @@ import sqlite3
 import pytest
 from conftest import DATA, capture_lines
 
-from fluxjournal import ingest, schema
+from fluxjournal import _pycore, ingest, schema
 from fluxjournal.jobid import JobID
 from fluxjournal.sqlite_store import SQLiteStore
-from fluxjournal.store import StoreError
+from fluxjournal.store import StoreError, open_store
 from fluxjournal.testing import ReplayFlux, SimulatedFlux
 
 FULL = capture_lines("job-journal-full-live.jsonl")
@@ -121,15 +121,9 @@ ACCOUNTING_COLUMNS = [
 ]
 
 
-def columns(db: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
-
-
-def test_a_new_database_has_the_schema(tmp_path):
-    path = tmp_path / "new.db"
-    SQLiteStore(path).close()
-    db = sqlite3.connect(path)
-    assert columns(db, "events") == [
+def test_a_new_database_has_the_schema(database):
+    open_store(database.url).close()
+    assert database.columns("events") == [
         "instance",
         "jobid",
         "position",
@@ -137,29 +131,62 @@ def test_a_new_database_has_the_schema(tmp_path):
         "name",
         "context",
     ]
-    jobs = columns(db, "jobs")
-    assert jobs[:2] == ["instance", "id"]
-    assert set(JOB_LIST_FIELDS) <= set(jobs)
-    assert columns(db, "accounting_jobs") == ACCOUNTING_COLUMNS
+    jobs = database.columns("jobs")
+    assert jobs[:3] == ["instance", "id", "nevents"]
+    assert jobs == [c.name.lower() for c in schema.JOB_COLUMNS]
+    assert set(f.lower() for f in JOB_LIST_FIELDS) <= set(jobs)
+    assert database.columns("instances") == [c.name for c in schema.INSTANCE_COLUMNS]
+    assert database.columns("accounting_jobs") == [c.lower() for c in ACCOUNTING_COLUMNS]
+    (version,) = database.rows("SELECT value FROM meta WHERE key='schema_version'")[0]
+    assert int(version) == schema.SCHEMA_VERSION
+
+
+def test_the_sqlite_schema_is_clustered_and_logged_ahead(tmp_path):
+    path = tmp_path / "new.db"
+    SQLiteStore(path).close()
+    db = sqlite3.connect(path)
     indexes = {row[1] for row in db.execute("SELECT * FROM sqlite_master WHERE type='index'")}
     assert {"jobs_userid", "jobs_state", "jobs_t_submit", "events_timestamp"} <= indexes
-    version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    assert int(version[0]) == schema.SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     primary = [row[1] for row in db.execute("PRAGMA table_info(events)") if row[5]]
     assert primary == ["instance", "jobid", "position"]
 
 
-def test_a_database_of_a_newer_fluxjournal_is_refused(tmp_path):
-    path = tmp_path / "newer.db"
-    SQLiteStore(path).close()
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'",
-            (str(schema.SCHEMA_VERSION + 1),),
-        )
+def test_the_postgres_schema_has_its_keys_and_indexes(postgres_database):
+    open_store(postgres_database.url).close()
+    indexes = {name for (name,) in postgres_database.rows("SELECT indexname FROM pg_indexes")}
+    assert {"jobs_userid", "jobs_state", "events_timestamp", "instances_parent"} <= indexes
+    (key,) = postgres_database.rows(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'events_pkey'"
+    )[0]
+    assert key == 'PRIMARY KEY (instance, jobid, "position")'
+
+
+def test_a_database_of_a_newer_fluxjournal_is_refused(database):
+    open_store(database.url).close()
+    database.set_schema_version(schema.SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match="newer fluxjournal"):
-        SQLiteStore(path)
+        open_store(database.url)
+
+
+def test_a_database_of_version_1_is_brought_up_to_date(database):
+    """A version 1 database (before the instances' parents and jobs.uri) keeps its rows
+    and gets the new columns."""
+    with open_store(database.url) as store:
+        instance = store.instance("old", "test")
+    writer = database.connect()
+    writer.execute("DROP INDEX instances_parent")
+    for table, column in (c for cs in schema.ADDED_COLUMNS.values() for c in cs):
+        writer.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    writer.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    writer.close()
+    assert "uri" not in database.columns("jobs")
+    with open_store(database.url) as store:
+        assert store.instance("old", "test") == instance
+    assert database.columns("jobs")[-1] == "uri"
+    assert database.columns("instances")[-2:] == ["parent", "parent_jobid"]
+    ingest_payloads(_pycore, database, FULL, name="old", once=False)
+    assert stored_events(database) == journal_entries(FULL)
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path):
@@ -172,17 +199,16 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
 # -- ingesting -------------------------------------------------------------------------
 
 
-def ingest_payloads(impl, path, payloads, name="test", once=True):
+def ingest_payloads(impl, database, payloads, name="test", once=True):
     """Ingest recorded payloads (their end ends the stream) with core ``impl``."""
-    with SQLiteStore(path) as store:
+    with open_store(database.url) as store:
         instance = store.instance(name, "test")
         return ingest.run(ReplayFlux(payloads, ends=True), store, instance, once=once, core=impl)
 
 
-def stored_events(path) -> dict[int, list[tuple]]:
-    db = sqlite3.connect(path)
+def stored_events(database) -> dict[int, list[tuple]]:
     out: dict[int, list[tuple]] = {}
-    for jobid, position, timestamp, name, context in db.execute(
+    for jobid, position, timestamp, name, context in database.rows(
         "SELECT jobid, position, timestamp, name, context FROM events ORDER BY jobid, position"
     ):
         out.setdefault(jobid, []).append((position, timestamp, name, json.loads(context)))
@@ -202,64 +228,56 @@ def journal_entries(payloads) -> dict[int, list[tuple]]:
     return out
 
 
-def test_history_and_live_are_stored_entry_by_entry(impl, tmp_path):
-    path = tmp_path / "full.db"
-    result = ingest_payloads(impl, path, FULL, once=False)
+def test_history_and_live_are_stored_entry_by_entry(impl, database):
+    result = ingest_payloads(impl, database, FULL, once=False)
     expected = journal_entries(FULL)
-    assert stored_events(path) == expected
+    assert stored_events(database) == expected
     assert result.stored_events == sum(map(len, expected.values()))
     assert result.ended and result.bad_responses == 0
-    db = sqlite3.connect(path)
-    nevents = dict(db.execute("SELECT id, nevents FROM jobs"))
+    nevents = dict(database.rows("SELECT id, nevents FROM jobs"))
     assert nevents == {jobid: len(log) for jobid, log in expected.items()}
 
 
-def test_once_stops_after_the_history(impl, tmp_path):
-    path = tmp_path / "once.db"
+def test_once_stops_after_the_history(impl, database):
     sentinel = next(i for i, p in enumerate(FULL) if json.loads(p)["id"] == -1)
-    ingest_payloads(impl, path, FULL, once=True)
-    assert stored_events(path) == journal_entries(FULL[:sentinel])
+    ingest_payloads(impl, database, FULL, once=True)
+    assert stored_events(database) == journal_entries(FULL[:sentinel])
 
 
-def test_a_restart_with_nothing_new_writes_nothing(impl, tmp_path):
-    path = tmp_path / "again.db"
-    ingest_payloads(impl, path, FULL, once=False)
-    before = sqlite3.connect(path).execute("SELECT * FROM jobs ORDER BY id").fetchall()
-    db = sqlite3.connect(path)
-    (version,) = db.execute("PRAGMA data_version").fetchone()
-    result = ingest_payloads(impl, path, FULL, once=False)
+def test_a_restart_with_nothing_new_writes_nothing(impl, database):
+    ingest_payloads(impl, database, FULL, once=False)
+    before = database.rows("SELECT * FROM jobs ORDER BY id")
+    writes = database.writes()
+    result = ingest_payloads(impl, database, FULL, once=False)
     assert (result.stored_events, result.stored_jobs) == (0, 0)
-    assert db.execute("PRAGMA data_version").fetchone()[0] == version  # no commit at all
-    assert sqlite3.connect(path).execute("SELECT * FROM jobs ORDER BY id").fetchall() == before
+    assert database.writes() == writes  # not a row written (SQLite: no commit at all)
+    assert database.rows("SELECT * FROM jobs ORDER BY id") == before
 
 
-def test_a_restart_stores_only_what_came_since(impl, tmp_path):
+def test_a_restart_stores_only_what_came_since(impl, database):
     """The first run saw the history only; the second sees the live part too."""
-    path = tmp_path / "since.db"
-    ingest_payloads(impl, path, FULL, once=True)
-    first = sum(map(len, stored_events(path).values()))
-    result = ingest_payloads(impl, path, FULL, once=False)
+    ingest_payloads(impl, database, FULL, once=True)
+    first = sum(map(len, stored_events(database).values()))
+    result = ingest_payloads(impl, database, FULL, once=False)
     expected = journal_entries(FULL)
-    assert stored_events(path) == expected
+    assert stored_events(database) == expected
     assert result.stored_events == sum(map(len, expected.values())) - first
 
 
-def test_another_instance_under_the_same_name_is_refused(impl, tmp_path):
-    path = tmp_path / "other.db"
-    ingest_payloads(impl, path, FULL, once=True)
+def test_another_instance_under_the_same_name_is_refused(impl, database):
+    ingest_payloads(impl, database, FULL, once=True)
     doc = json.loads(FULL[0])
     doc["events"][0]["timestamp"] += 1.0  # same id, submitted at another time
     with pytest.raises(ingest.IngestError, match="another instance"):
-        ingest_payloads(impl, path, [json.dumps(doc).encode()], once=True)
-    ingest_payloads(impl, path, [json.dumps(doc).encode()], name="other", once=True)
+        ingest_payloads(impl, database, [json.dumps(doc).encode()], once=True)
+    ingest_payloads(impl, database, [json.dumps(doc).encode()], name="other", once=True)
 
 
-def test_a_bad_response_is_skipped_and_the_others_stored(impl, tmp_path):
-    path = tmp_path / "bad.db"
+def test_a_bad_response_is_skipped_and_the_others_stored(impl, database):
     payloads = [FULL[0], b'{"id": 5, "events": [', FULL[1], b"[]", FULL[2]]
-    result = ingest_payloads(impl, path, payloads, once=False)
+    result = ingest_payloads(impl, database, payloads, once=False)
     assert result.bad_responses == 2
-    assert stored_events(path) == journal_entries([FULL[0], FULL[1], FULL[2]])
+    assert stored_events(database) == journal_entries([FULL[0], FULL[1], FULL[2]])
 
 
 # -- the jobs table: what job-list reports ---------------------------------------------
@@ -280,11 +298,10 @@ def flattened(job: dict) -> dict:
     return flat
 
 
-def job_rows(path) -> dict[int, dict]:
-    db = sqlite3.connect(path)
+def job_rows(database) -> dict[int, dict]:
     names = [c.name for c in schema.JOB_COLUMNS]
     rows = {}
-    for values in db.execute("SELECT * FROM jobs"):
+    for values in database.rows("SELECT * FROM jobs"):
         row = dict(zip(names, values))
         row["dependencies"] = json.loads(row["dependencies"])
         for key in ("success", "exception_occurred"):
@@ -294,10 +311,9 @@ def job_rows(path) -> dict[int, dict]:
     return rows
 
 
-def test_every_jobs_row_is_what_job_list_reports(impl, tmp_path):
-    path = tmp_path / "mix.db"
-    ingest_payloads(impl, path, MIX, once=True)
-    rows = job_rows(path)
+def test_every_jobs_row_is_what_job_list_reports(impl, database):
+    ingest_payloads(impl, database, MIX, once=True)
+    rows = job_rows(database)
     assert set(rows) == {job["id"] for job in JOB_LIST}
     reported = set()
     for job in JOB_LIST:
@@ -311,10 +327,9 @@ def test_every_jobs_row_is_what_job_list_reports(impl, tmp_path):
     assert set(JOB_LIST_FIELDS) - {"jobspec", "R", "queue"} <= reported  # the capture covers them
 
 
-def test_jobspec_and_R_are_the_payloads(impl, tmp_path):
-    path = tmp_path / "raw.db"
-    ingest_payloads(impl, path, MIX, once=True)
-    rows = job_rows(path)
+def test_jobspec_and_R_are_the_payloads(impl, database):
+    ingest_payloads(impl, database, MIX, once=True)
+    rows = job_rows(database)
     for payload in MIX:
         doc = json.loads(payload)
         if doc["id"] == -1:
@@ -324,12 +339,9 @@ def test_jobspec_and_R_are_the_payloads(impl, tmp_path):
         assert (json.loads(row["R"]) if row["R"] else None) == doc.get("R")
 
 
-def test_accounting_view_holds_the_inactive_jobs_that_ran(impl, tmp_path):
-    path = tmp_path / "acct.db"
-    ingest_payloads(impl, path, MIX, once=True)
-    db = sqlite3.connect(path)
-    db.row_factory = sqlite3.Row
-    view = {row["id"]: row for row in db.execute("SELECT * FROM accounting_jobs")}
+def test_accounting_view_holds_the_inactive_jobs_that_ran(impl, database):
+    ingest_payloads(impl, database, MIX, once=True)
+    view = {row["id"]: row for row in database.dicts("SELECT * FROM accounting_jobs")}
     ran = [j for j in JOB_LIST if j["state"] == "INACTIVE" and "t_run" in j]
     assert set(view) == {j["id"] for j in ran}
     for job in ran:
@@ -344,23 +356,21 @@ def test_accounting_view_holds_the_inactive_jobs_that_ran(impl, tmp_path):
         assert (row["project"], row["bank"]) == (job.get("project"), job.get("bank"))
 
 
-def test_a_simulated_history_is_stored_whole(impl, tmp_path):
+def test_a_simulated_history_is_stored_whole(impl, database):
     sim = SimulatedFlux(jobs=400, seed=3, live=600)
     payloads = list(sim.journal_payloads())
-    path = tmp_path / "sim.db"
-    ingest_payloads(impl, path, payloads, once=False)
-    assert stored_events(path) == journal_entries(payloads)
+    ingest_payloads(impl, database, payloads, once=False)
+    assert stored_events(database) == journal_entries(payloads)
 
 
-def test_a_job_sent_again_after_a_crash_keeps_its_row_and_gets_only_what_is_new(impl, tmp_path):
+def test_a_job_sent_again_after_a_crash_keeps_its_row_and_gets_only_what_is_new(impl, database):
     """An instance that lost its last commits sends a job's events again, live, and then
     one it never sent: only that one is stored, and the row is the whole job's."""
-    path = tmp_path / "resent.db"
     doc = json.loads(MIX[0])  # an inactive job of the capture
     jobid = doc["id"]
     entries = doc["events"]
-    ingest_payloads(impl, path, [json.dumps(doc).encode(), b'{"id":-1,"events":[]}'])
-    row_before = job_rows(path)[jobid]
+    ingest_payloads(impl, database, [json.dumps(doc).encode(), b'{"id":-1,"events":[]}'])
+    row_before = job_rows(database)[jobid]
     later = dict(
         entries[-1],
         timestamp=entries[-1]["timestamp"] + 5.0,
@@ -369,11 +379,11 @@ def test_a_job_sent_again_after_a_crash_keeps_its_row_and_gets_only_what_is_new(
     )
     live = [{"id": jobid, "events": [entry]} for entry in entries[3:] + [later]]
     payloads = [b'{"id":-1,"events":[]}', *(json.dumps(p).encode() for p in live)]
-    result = ingest_payloads(impl, path, payloads, once=False)
+    result = ingest_payloads(impl, database, payloads, once=False)
     assert result.stored_events == 1
-    log = stored_events(path)[jobid]
+    log = stored_events(database)[jobid]
     assert [name for _, _, name, _ in log] == [e["name"] for e in entries] + ["memo"]
-    row_after = job_rows(path)[jobid]
+    row_after = job_rows(database)[jobid]
     assert {k: v for k, v in row_after.items() if k != "nevents"} == {
         k: v for k, v in row_before.items() if k != "nevents"
     }
@@ -399,45 +409,42 @@ def response(jobid: int, *entries: dict) -> bytes:
     return json.dumps({"id": jobid, "events": list(entries)}).encode()
 
 
-def test_a_finished_job_with_the_same_count_but_another_last_entry_is_not_skipped(impl, tmp_path):
+def test_a_finished_job_with_the_same_count_but_another_last_entry_is_not_skipped(impl, database):
     """An instance that lost a job's last commits in a crash may post them again, later:
     the count of entries is the same, the entries are not."""
-    path = tmp_path / "recount.db"
-    ingest_payloads(impl, path, [response(5, *OVER), SENTINEL])
+    ingest_payloads(impl, database, [response(5, *OVER), SENTINEL])
     again = [*OVER[:-1], entry(2000.0, "clean")]
-    result = ingest_payloads(impl, path, [response(5, *again), SENTINEL])
+    result = ingest_payloads(impl, database, [response(5, *again), SENTINEL])
     assert result.stored_events == 1
-    log = stored_events(path)[5]
+    log = stored_events(database)[5]
     assert [(t, n) for _, t, n, _ in log] == [(e["timestamp"], e["name"]) for e in OVER] + [
         (2000.0, "clean")
     ]
-    assert job_rows(path)[5]["nevents"] == len(OVER) + 1
+    assert job_rows(database)[5]["nevents"] == len(OVER) + 1
 
 
-def test_a_live_response_with_annotations_leaves_no_gap_in_positions(impl, tmp_path):
-    path = tmp_path / "gap.db"
+def test_a_live_response_with_annotations_leaves_no_gap_in_positions(impl, database):
     live = {
         "id": 5,
         "events": [entry(1004.0, "annotations", annotations={"sched": {}}), OVER[4]],
     }
     payloads = [response(5, *OVER[:4]), SENTINEL, json.dumps(live).encode(), response(5, OVER[5])]
-    result = ingest_payloads(impl, path, payloads, once=False)
+    result = ingest_payloads(impl, database, payloads, once=False)
     assert result.bad_responses == 0
-    assert [p for p, *_ in stored_events(path)[5]] == list(range(len(OVER)))
+    assert [p for p, *_ in stored_events(database)[5]] == list(range(len(OVER)))
 
 
-def test_a_lost_sentinel_does_not_turn_live_events_into_history(impl, tmp_path):
-    path = tmp_path / "nosentinel.db"
+def test_a_lost_sentinel_does_not_turn_live_events_into_history(impl, database):
     payloads = [
         response(5, *OVER[:4]),
         b'{"id":-1,"events":[',
         response(5, OVER[4]),
         response(5, OVER[5]),
     ]
-    result = ingest_payloads(impl, path, payloads, once=False)
+    result = ingest_payloads(impl, database, payloads, once=False)
     assert result.bad_responses == 1
-    assert [n for _, _, n, _ in stored_events(path)[5]] == [e["name"] for e in OVER]
-    assert job_rows(path)[5]["state"] == "INACTIVE"
+    assert [n for _, _, n, _ in stored_events(database)[5]] == [e["name"] for e in OVER]
+    assert job_rows(database)[5]["state"] == "INACTIVE"
 
 
 @pytest.mark.parametrize(
@@ -450,17 +457,15 @@ def test_a_lost_sentinel_does_not_turn_live_events_into_history(impl, tmp_path):
     ],
     ids=["no id", "id beyond 64 bits", "negative id", "lone surrogate name"],
 )
-def test_a_response_that_cannot_be_stored_is_skipped_in_history_and_live(impl, tmp_path, bad):
-    path = tmp_path / "unusable.db"
+def test_a_response_that_cannot_be_stored_is_skipped_in_history_and_live(impl, database, bad):
     payloads = [response(5, *OVER[:4]), bad, SENTINEL, bad, response(5, *OVER[4:])]
-    result = ingest_payloads(impl, path, payloads, once=False)
+    result = ingest_payloads(impl, database, payloads, once=False)
     assert result.bad_responses == 2
-    assert set(stored_events(path)) == {5}
-    assert len(stored_events(path)[5]) == len(OVER)
+    assert set(stored_events(database)) == {5}
+    assert len(stored_events(database)[5]) == len(OVER)
 
 
-def test_a_context_with_a_lone_surrogate_is_stored_with_its_meaning(impl, tmp_path):
-    path = tmp_path / "surrogate.db"
+def test_a_context_with_a_lone_surrogate_is_stored_with_its_meaning(impl, database):
     odd = {"timestamp": 1000.5, "name": "memo", "context": {"note": "\ud800"}}
-    ingest_payloads(impl, path, [response(5, OVER[0], odd), SENTINEL])
-    assert stored_events(path)[5][1][3] == {"note": "\ud800"}
+    ingest_payloads(impl, database, [response(5, OVER[0], odd), SENTINEL])
+    assert stored_events(database)[5][1][3] == {"note": "\ud800"}

@@ -42,6 +42,7 @@ _T = TypeVar("_T")
 def _psycopg() -> Any:
     try:
         import psycopg
+        import psycopg.types.json
     except ImportError:
         raise StoreError(
             "a PostgreSQL database needs psycopg 3: pip install 'fluxjournal[postgres]'"
@@ -70,6 +71,10 @@ def _login_refused(text: str) -> bool:
         words in text
         for words in ("authentication failed", "no pg_hba.conf entry", "password", "role")
     )
+
+
+def _json_text(data: str | bytes | memoryview) -> str:
+    return data if isinstance(data, str) else bytes(data).decode("utf-8")
 
 
 class PostgresStore:
@@ -111,7 +116,10 @@ class PostgresStore:
             raise StoreError(f"cannot reach {self.location}: {text}") from None
         except psycopg.ProgrammingError as exc:
             raise StoreError(f"not a PostgreSQL connection string: {_first_line(exc)}") from None
-        db.execute(schema.POSTGRES_CREATE_STAGED_JOBS)
+        # JSON columns read back as the text they hold, as the SQLite store gives them
+        psycopg.types.json.set_json_loads(_json_text, db)
+        #: whether this session has its table of staged job rows yet
+        self.staged = False
         return db
 
     def _lost(self, exc: BaseException) -> bool:
@@ -358,6 +366,9 @@ class PostgresStore:
                     for row in events:
                         write_row(row)
             if jobs:
+                if not self.staged:
+                    cursor.execute(schema.POSTGRES_CREATE_STAGED_JOBS)
+                    self.staged = True
                 with cursor.copy(schema.POSTGRES_COPY_JOBS) as copy:
                     copy.set_types(schema.POSTGRES_JOB_TYPES)
                     write_row = copy.write_row
