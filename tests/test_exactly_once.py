@@ -11,15 +11,14 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import time
 import traceback
 
 import pytest
 
-from fluxjournal import ingest
-from fluxjournal.sqlite_store import SQLiteStore
+from fluxjournal import ingest, postgres_store
 from fluxjournal.stopping import StopRequest
+from fluxjournal.store import open_store
 from fluxjournal.testing import SimulatedFlux
 
 JOBS = 300
@@ -71,83 +70,94 @@ def holds_history(kept: dict[int, list[tuple]], posted: int) -> bool:
     return True
 
 
-def stored(path) -> dict[int, list[tuple]]:
+def stored(database) -> dict[int, list[tuple]]:
     """Every stored job's entries; checks positions and ``nevents`` on the way. A run
     killed before its first commit leaves a database without tables: nothing stored."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("BEGIN")  # one snapshot for both tables, while a run may be writing
+    if not database.exists():
+        return {}
+    db = database.connect()
+    try:
+        return _stored(db, database.kind)
+    finally:
+        db.close()
+
+
+def _stored(db, kind: str) -> dict[int, list[tuple]]:
+    # one snapshot of both tables, while a run may be writing
+    db.execute("BEGIN" if kind == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ")
     out: dict[int, list[tuple]] = {}
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone() is None:
-        return out
     positions: dict[int, list[int]] = {}
     for jobid, position, timestamp, name, context in db.execute(
         "SELECT jobid, position, timestamp, name, context FROM events ORDER BY jobid, position"
-    ):
+    ).fetchall():
         out.setdefault(jobid, []).append((timestamp, name, json.loads(context)))
         positions.setdefault(jobid, []).append(position)
     for jobid, found in positions.items():
         assert found == list(range(len(found))), f"job {jobid}: positions {found}"
-    nevents = dict(db.execute("SELECT id, nevents FROM jobs"))
+    nevents = dict(db.execute("SELECT id, nevents FROM jobs").fetchall())
+    db.execute("COMMIT")
     assert nevents == {jobid: len(log) for jobid, log in out.items()}
     return out
 
 
-def child_error(path) -> str:
+def child_error(errors) -> str:
     try:
-        with open(f"{path}.error") as text:
+        with open(errors) as text:
             return "the ingest ended by itself:\n" + text.read()
     except OSError:
         return "the ingest ended by itself"
 
 
-def ingest_in_child(path, posted: int, once: bool) -> int:
+def ingest_in_child(database, errors, posted: int, once: bool) -> int:
     """Fork a process that ingests the instance as it is after ``posted`` live events."""
     pid = os.fork()
     if pid == 0:  # the child: ingest until killed (or, with once, to the history's end)
         status = 1
         try:
-            with SQLiteStore(path) as store, StopRequest() as stop:
+            with open_store(database.url) as store, StopRequest() as stop:
                 number = store.instance("simulated", "test")
                 ingest.run(instance_at(posted), store, number, once=once, stop_requested=stop)
             status = 0
         except BaseException:
-            with open(f"{path}.error", "a") as out:
+            with open(errors, "a") as out:
                 traceback.print_exc(file=out)
         finally:
             os._exit(status)
     return pid
 
 
-def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(tmp_path, monkeypatch):
+def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
+    database, tmp_path, monkeypatch
+):
     # small transactions, so that kills land between commits of every kind
     monkeypatch.setattr(ingest, "BATCH_EVENTS", 300)
     monkeypatch.setattr(ingest, "COMMIT_INTERVAL", 0.01)
     rng = random.Random(20261201)
-    path = tmp_path / "killed.db"
+    errors = tmp_path / "errors"
     posted = 0
     counts = []
     for _ in range(KILL_POINTS):
-        pid = ingest_in_child(path, posted, once=False)
+        pid = ingest_in_child(database, errors, posted, once=False)
         delay = rng.uniform(0.0, 0.3)
         time.sleep(delay)
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
-        assert os.WIFSIGNALED(status), child_error(path)
-        kept = stored(path) if path.exists() else {}
+        assert os.WIFSIGNALED(status), child_error(errors)
+        kept = stored(database)
         counts.append(sum(map(len, kept.values())))
         # meanwhile the instance went on, about as far as the killed run had read of the
         # live events: none if it had not stored the whole history yet (an instance that
         # purges jobs nobody stored loses them, and this test is not about that)
         if holds_history(kept, posted):
             posted = min(LIVE, posted + int(delay * RATE * rng.uniform(0.3, 1.0)))
-    pid = ingest_in_child(path, posted, once=True)
+    pid = ingest_in_child(database, errors, posted, once=True)
     _, status = os.waitpid(pid, 0)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, child_error(path)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, child_error(errors)
     journal = full_journal(posted)
     whole = full_journal(LIVE)
     # jobs purged before the first request were never in the journal the runs could read
     never_offered = job_ids(backlog(0, None)) - job_ids(backlog(0))
-    kept = stored(path)
+    kept = stored(database)
     # nothing lost: every job holds at least its eventlog at the last moment
     for jobid, log in journal.items():
         if jobid not in never_offered:
@@ -164,19 +174,56 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(tmp_path, m
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_commits_what_was_taken(tmp_path, stop):
-    path = tmp_path / "stopped.db"
-    pid = ingest_in_child(path, 0, once=False)
-    deadline = time.monotonic() + 30
-    while not (path.exists() and stored(path)):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+def test_a_signal_commits_what_was_taken(database, tmp_path, stop):
+    pid = ingest_in_child(database, tmp_path / "errors", 0, once=False)
+    wait_for_rows(database, pid)
     time.sleep(0.2)
     os.kill(pid, stop)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     # what was stored is every job's eventlog up to some point, and more than the history
     whole = full_journal(LIVE)
-    kept = stored(path)
+    kept = stored(database)
     assert all(log == whole[jobid][: len(log)] for jobid, log in kept.items())
     assert sum(map(len, kept.values())) > sum(len(json.loads(p)["events"]) for p in backlog(0))
+
+
+def wait_for_rows(database, pid: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not stored(database):
+        assert time.monotonic() < deadline, "the ingest stored nothing"
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0), "the ingest ended"
+        time.sleep(0.01)
+
+
+def test_a_postgres_server_restarted_under_a_running_ingest_loses_and_doubles_nothing(
+    postgres_database, tmp_path, monkeypatch
+):
+    """The server is restarted (every connection closed) while ingest streams live
+    events; ingest connects again and carries on: at the end the database holds every
+    job's whole eventlog once."""
+    monkeypatch.setattr(ingest, "BATCH_EVENTS", 300)
+    monkeypatch.setattr(ingest, "COMMIT_INTERVAL", 0.01)
+    monkeypatch.setattr(postgres_store, "RECONNECT_FIRST_PAUSE", 0.05)
+    errors = tmp_path / "errors"
+    pid = ingest_in_child(postgres_database, errors, 0, once=False)
+    try:
+        wait_for_rows(postgres_database, pid)
+        postgres_database.close()
+        for _ in range(3):
+            time.sleep(0.5)
+            postgres_database.cluster.restart()
+            assert os.waitpid(pid, os.WNOHANG) == (0, 0), child_error(errors)
+        # jobs purged before the request are not in the journal the ingest reads
+        never_offered = job_ids(backlog(0, None)) - job_ids(backlog(0))
+        whole = {j: log for j, log in full_journal(LIVE).items() if j not in never_offered}
+        deadline = time.monotonic() + 120
+        while sum(map(len, stored(postgres_database).values())) < sum(map(len, whole.values())):
+            assert time.monotonic() < deadline, "the ingest did not store the whole journal"
+            assert os.waitpid(pid, os.WNOHANG) == (0, 0), child_error(errors)
+            time.sleep(0.2)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, child_error(errors)
+    assert stored(postgres_database) == whole
