@@ -454,8 +454,9 @@ def test_a_lost_sentinel_does_not_turn_live_events_into_history(impl, database):
         b'{"id":18446744073709551616,"events":[{"timestamp":1.0,"name":"submit"}]}',
         b'{"id":-5,"events":[{"timestamp":1.0,"name":"submit"}]}',
         b'{"id":9,"events":[{"timestamp":1.0,"name":"\\ud800"}]}',
+        b'{"id":9,"events":[{"timestamp":1.0,"name":"a\\u0000b"}]}',
     ],
-    ids=["no id", "id beyond 64 bits", "negative id", "lone surrogate name"],
+    ids=["no id", "id beyond 64 bits", "negative id", "lone surrogate name", "NUL in name"],
 )
 def test_a_response_that_cannot_be_stored_is_skipped_in_history_and_live(impl, database, bad):
     payloads = [response(5, *OVER[:4]), bad, SENTINEL, bad, response(5, *OVER[4:])]
@@ -469,3 +470,9 @@ def test_a_context_with_a_lone_surrogate_is_stored_with_its_meaning(impl, databa
     odd = {"timestamp": 1000.5, "name": "memo", "context": {"note": "\ud800"}}
     ingest_payloads(impl, database, [response(5, OVER[0], odd), SENTINEL])
     assert stored_events(database)[5][1][3] == {"note": "\ud800"}
+
+
+def test_a_context_with_a_NUL_escape_is_stored_as_written(impl, database):
+    odd = {"timestamp": 1000.5, "name": "memo", "context": {"note": "a\u0000b"}}
+    ingest_payloads(impl, database, [response(5, OVER[0], odd), SENTINEL])
+    assert stored_events(database)[5][1][3] == {"note": "a\u0000b"}

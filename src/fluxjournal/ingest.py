@@ -97,10 +97,14 @@ _name_of = operator.itemgetter(_NAME)
 
 
 def _check_names(rows: list[tuple]) -> None:
-    """Refuse a name SQLite cannot take as text (a lone surrogate, which JSON allows)."""
-    if all(map(str.isascii, map(_name_of, rows))):
+    """Refuse a name a store cannot take as text: a lone surrogate or a NUL, which JSON
+    allows and neither SQLite (the first) nor PostgreSQL (the second) stores."""
+    names = list(map(_name_of, rows))
+    if all(map(str.isascii, names)) and not any("\0" in name for name in names):
         return  # all but always: looked at in C, no Python loop
-    for name in map(_name_of, rows):
+    for name in names:
+        if "\0" in name:
+            raise MalformedResponse(f"event name {name!r} holds a NUL character")
         try:
             name.encode("utf-8")
         except UnicodeEncodeError:

@@ -228,8 +228,10 @@ class PostgresStore:
 
         def check() -> bool:
             if self.db.execute(SQL.any_event).fetchone() is None:
-                for index in schema.INDEXES:
-                    self.db.execute(SQL.drop_index(index))
+                with self._transaction() as db:
+                    db.execute(schema.POSTGRES_SCHEMA_LOCK)  # one writer's DDL at a time
+                    for index in schema.INDEXES:
+                        db.execute(SQL.drop_index(index))
                 return True
             return any(
                 self.db.execute(schema.POSTGRES_INDEX_EXISTS, (index,)).fetchone() is None
@@ -240,8 +242,10 @@ class PostgresStore:
 
     def build_indexes(self) -> None:
         def build() -> None:
-            for index in schema.INDEXES:
-                self.db.execute(SQL.create_index(index))
+            with self._transaction() as db:
+                db.execute(schema.POSTGRES_SCHEMA_LOCK)  # one writer's DDL at a time
+                for index in schema.INDEXES:
+                    db.execute(SQL.create_index(index))
 
         self._retrying(build)
 

@@ -36,6 +36,8 @@ class SQLiteStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self.location = self.path
+        #: the leases this store holds, given back when it closes
+        self.leases: set[int] = set()
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
             raise StoreError(f"cannot create database {self.path}: no directory {directory}")
@@ -153,10 +155,15 @@ class SQLiteStore:
 
     def try_lease(self, instance: int) -> str | None:
         """Take the lease of ``instance``; None when taken, else who holds it."""
-        return _lease_file(self.path).take(instance)
+        holder = _lease_file(self.path).take(instance)
+        if holder is None:
+            self.leases.add(instance)
+        return holder
 
     def release_lease(self, instance: int) -> None:
-        _lease_file(self.path).give_back(instance)
+        if instance in self.leases:
+            self.leases.discard(instance)
+            _lease_file(self.path).give_back(instance)
 
     def job_cursors(self, instance: int) -> dict[int, JobCursor]:
         """Every stored job of ``instance``: what a restart needs to know of it."""
@@ -201,7 +208,9 @@ class SQLiteStore:
         return Summary(events, [tuple(r) for r in states])
 
     def close(self) -> None:
-        """Close the connection; everything written is already committed."""
+        """Close the connection and give back the leases; everything written is committed."""
+        for instance in list(self.leases):
+            self.release_lease(instance)
         self.db.close()
 
     def __enter__(self) -> SQLiteStore:
