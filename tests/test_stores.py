@@ -92,13 +92,18 @@ def test_a_lease_of_a_crashed_ingester_is_free(database):
         other.release_lease(number)
 
 
+def take_lease(store, instance: int, name: str) -> None:
+    with leased(store, instance, name):
+        pass
+
+
 def test_leases_of_two_instances_do_not_meet(database):
     with open_store(database.url) as first, open_store(database.url) as second:
         a, b = first.instance("a", "test"), second.instance("b", "test")
         with leased(first, a, "a"), leased(second, b, "b"):
+            assert second.try_lease(a) is not None
             with pytest.raises(LeaseHeld, match="instance a is being ingested"):
-                with leased(second, a, "a"):
-                    pass
+                take_lease(second, a, "a")
 
 
 def test_a_database_of_a_newer_fluxjournal_is_refused_in_one_line(database, capsys):
