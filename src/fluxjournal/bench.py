@@ -1134,6 +1134,16 @@ def build_parser() -> argparse.ArgumentParser:
         "directory (default: the system's temporary directory, beside the payload files); "
         "put it on the disk a site would use: on tmpfs commits cost nothing",
     )
+    group = parser.add_argument_group(
+        "PostgreSQL group",
+        "--postgres URL runs ingest into PostgreSQL against a baseline of the consumer with "
+        "psycopg's executemany and against COPY of ingest's rows, then --instances "
+        "simulated instances at once against one (see fluxjournal.bench_postgres).",
+    )
+    group.add_argument("--postgres", metavar="URL", help="run the PostgreSQL group there")
+    group.add_argument(
+        "--instances", type=_positive, default=10, help="instances at once (default 10)"
+    )
     return parser
 
 
@@ -1264,6 +1274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the headline comparisons, print the table; 0 on success, 2 on a usage error."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.postgres:
+        from fluxjournal import bench_postgres
+
+        return bench_postgres.main(args, argv)
     if args.ingest:
         if args.chart or args.impls is not None:
             parser.error("--chart and --impls apply to the consumer comparison, not to --ingest")

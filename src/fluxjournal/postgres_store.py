@@ -33,6 +33,8 @@ RECONNECT_FOR = 300.0
 #: The first pause between two tries, and the longest.
 RECONNECT_FIRST_PAUSE = 0.1
 RECONNECT_LONGEST_PAUSE = 5.0
+#: The pause before work that the server rolled back to break a deadlock is done again.
+DEADLOCK_PAUSE = 0.05
 #: How long opening a connection may take.
 CONNECT_TIMEOUT = 10
 
@@ -160,14 +162,17 @@ class PostgresStore:
                 )
 
     def _retrying(self, work: Callable[[], _T]) -> _T:
-        """``work()``, done again on a new connection when the connection was lost: for
-        work that may be repeated (reads, and writes that check first)."""
+        """``work()``, done again on a new connection when the connection was lost, or
+        again when the server ended it to break a deadlock: for work that may be repeated
+        (reads, and writes that check first)."""
         while True:
             try:
                 with self._errors():
                     return work()
             except _ConnectionLost:
                 self._reconnect()
+            except _Deadlock:
+                time.sleep(DEADLOCK_PAUSE)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -180,6 +185,10 @@ class PostgresStore:
             if self._lost(exc):
                 log.warning("%s: the connection was lost: %s", self.location, _first_line(exc))
                 raise _ConnectionLost from None
+            if isinstance(exc, psycopg.errors.DeadlockDetected):
+                # a writer that makes or drops indexes while another writes or reads
+                log.debug("%s: %s; again", self.location, _first_line(exc))
+                raise _Deadlock from None
             if isinstance(exc, psycopg.errors.UniqueViolation):
                 raise StoreError(
                     f"{self.location}: {_first_line(exc)}: another process is writing the "
@@ -230,20 +239,27 @@ class PostgresStore:
             if self.db.execute(SQL.any_event).fetchone() is None:
                 with self._transaction() as db:
                     db.execute(schema.POSTGRES_SCHEMA_LOCK)  # one writer's DDL at a time
+                    db.execute(schema.POSTGRES_LOCK_TO_DROP_INDEXES)
                     for index in schema.INDEXES:
                         db.execute(SQL.drop_index(index))
                 return True
-            return any(
-                self.db.execute(schema.POSTGRES_INDEX_EXISTS, (index,)).fetchone() is None
-                for index in schema.INDEXES
-            )
+            return self._indexes_missing()
 
         return self._retrying(check)
 
+    def _indexes_missing(self) -> bool:
+        return any(
+            self.db.execute(schema.POSTGRES_INDEX_EXISTS, (index,)).fetchone() is None
+            for index in schema.INDEXES
+        )
+
     def build_indexes(self) -> None:
         def build() -> None:
+            if not self._indexes_missing():
+                return  # another writer made them: no lock to wait for
             with self._transaction() as db:
                 db.execute(schema.POSTGRES_SCHEMA_LOCK)  # one writer's DDL at a time
+                db.execute(schema.POSTGRES_LOCK_TO_MAKE_INDEXES)
                 for index in schema.INDEXES:
                     db.execute(SQL.create_index(index))
 
@@ -345,12 +361,15 @@ class PostgresStore:
         """Store event rows and job rows in one transaction. When the connection is lost
         before the commit is confirmed, the batch is written again on a new connection
         unless the database shows it committed."""
-        try:
-            with self._errors():
-                self._copy(events, jobs)
-            return
-        except _ConnectionLost:
-            pass
+        while True:
+            try:
+                with self._errors():
+                    self._copy(events, jobs)
+                return
+            except _ConnectionLost:
+                break
+            except _Deadlock:  # rolled back whole: nothing of it was committed
+                time.sleep(DEADLOCK_PAUSE)
         while True:
             self._reconnect()
             try:
@@ -358,7 +377,7 @@ class PostgresStore:
                     if not self._committed(jobs):
                         self._copy(events, jobs)
                     return
-            except _ConnectionLost:
+            except (_ConnectionLost, _Deadlock):
                 continue
 
     def _copy(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
@@ -404,3 +423,8 @@ class PostgresStore:
 
 class _ConnectionLost(Exception):
     """The connection went away inside :meth:`PostgresStore._errors`."""
+
+
+class _Deadlock(Exception):
+    """The server rolled back the transaction inside :meth:`PostgresStore._errors` to
+    break a deadlock."""

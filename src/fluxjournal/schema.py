@@ -342,6 +342,10 @@ POSTGRES_BEGIN_WRITE = "BEGIN"
 #: Held to the end of the transaction that makes or upgrades the schema: two processes
 #: that open a new database at once make it once.
 POSTGRES_SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({LOCK_CLASS}, {SCHEMA_LOCK_KEY})"
+#: Taken first by a transaction that drops or makes indexes while others may write: the
+#: tables in the order a batch writes them, so that neither waits for the other in turn.
+POSTGRES_LOCK_TO_DROP_INDEXES = "LOCK TABLE events, jobs IN ACCESS EXCLUSIVE MODE"
+POSTGRES_LOCK_TO_MAKE_INDEXES = "LOCK TABLE events, jobs IN SHARE MODE"
 #: The lease of an instance: a lock of this session, which the server drops when the
 #: session ends, however it ends.
 POSTGRES_TRY_LEASE = f"SELECT pg_try_advisory_lock({LOCK_CLASS}, %s::int4)"
