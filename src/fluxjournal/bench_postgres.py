@@ -60,7 +60,7 @@ def _in_schema(url: str, schema: str) -> str:
 
 
 @contextlib.contextmanager
-def _fresh_schema(url: str, number: int) -> Iterator[str]:
+def fresh_schema(url: str, number: int) -> Iterator[str]:
     """The URL of a new, empty schema of the database, dropped at the end."""
     import psycopg
 
@@ -80,7 +80,7 @@ def _timed(url: str, repeat: int, prepare: Callable[[str], Callable[[], int]]) -
     run, untimed), and the events the runs wrote."""
     times, written = [], 0
     for number in range(repeat):
-        with _fresh_schema(url, number) as schema_url:
+        with fresh_schema(url, number) as schema_url:
             run = prepare(schema_url)
             started = time.perf_counter()
             written = run()
@@ -192,25 +192,30 @@ def _instances(count: int, jobs: int, live: int) -> Callable[[str], Callable[[],
     return prepare
 
 
-def measure(args: argparse.Namespace) -> list[Row]:
-    """Every row, in order."""
+def cases(
+    payloads: Sequence[bytes], jobs: int, instances: int
+) -> list[tuple[str, Callable[[str], Callable[[], int]], str]]:
+    """Every row as (name, how to prepare its run in a schema's URL, what it is)."""
     impl = bench.baseline_impl()
-    payloads = bench.history_payloads(args.jobs, args.seed)
-    batches = bench.ingest_batches(payloads)
-    rows = []
-    per_instance = max(args.jobs // args.instances, 1)
-    cases = [
+    per_instance = max(jobs // instances, 1)
+    return [
         ("baseline", _baseline(payloads, impl), f"{impl} poll() + executemany"),
-        ("copy", _copy(batches), "COPY of ingest's rows, built beforehand"),
+        ("copy", _copy(bench.ingest_batches(payloads)), "COPY of ingest's rows, built beforehand"),
         ("ingest", _ingest(payloads), "ingest.run(once=True), empty schema"),
         ("one", _instances(1, per_instance, per_instance), "one simulated instance"),
         (
             "many",
-            _instances(args.instances, per_instance, per_instance),
-            f"{args.instances} simulated instances at once",
+            _instances(instances, per_instance, per_instance),
+            f"{instances} simulated instances at once",
         ),
     ]
-    for name, prepare, what in cases:
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    """Every row, in order."""
+    payloads = bench.history_payloads(args.jobs, args.seed)
+    rows = []
+    for name, prepare, what in cases(payloads, args.jobs, args.instances):
         print(f"#   {name} ...", file=sys.stderr, flush=True)
         seconds, times, written = _timed(args.postgres, args.repeat, prepare)
         rows.append(Row(name, written, seconds, times, what))
@@ -245,9 +250,7 @@ def main(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
     )
     rows = measure(args)
     lines = [("row", "events", "seconds", "events/s", "what")]
-    lines += [
-        (r.name, str(r.events), f"{r.seconds:.3f}", f"{r.rate:,.0f}", r.what) for r in rows
-    ]
+    lines += [(r.name, str(r.events), f"{r.seconds:.3f}", f"{r.rate:,.0f}", r.what) for r in rows]
     print(bench._aligned(lines, {0, 4}))
     print()
     for label, value, target, met in ratios(rows):
