@@ -679,10 +679,14 @@ def _write_batch(db: Any, events: Sequence[tuple], jobs: Sequence[tuple] = ()) -
     db.execute("COMMIT")
 
 
-def baseline_ingest(consumer: Any, db: Any, instance: int, batch: int) -> int:
+def baseline_ingest(
+    consumer: Any, db: Any, instance: int, batch: int, write: Callable[..., None] | None = None
+) -> int:
     """What a site would write with a journal consumer: poll() to the sentinel, a row per
     event (instance, jobid, position in its job's eventlog, timestamp, name, the context
-    as ``json.dumps`` writes it), executemany and a commit every ``batch`` rows."""
+    as ``json.dumps`` writes it), executemany and a commit every ``batch`` rows
+    (``write(db, rows)``; SQLite's when not given)."""
+    write = write or _write_batch
     poll = consumer.poll
     sentinel = consumer.SENTINEL_EVENT
     dumps = json.dumps
@@ -698,11 +702,11 @@ def baseline_ingest(consumer: Any, db: Any, instance: int, batch: int) -> int:
         positions[jobid] = position + 1
         rows.append((instance, jobid, position, event.timestamp, event.name, dumps(event.context)))
         if len(rows) >= batch:
-            _write_batch(db, rows)
+            write(db, rows)
             written += len(rows)
             rows = []
     if rows:
-        _write_batch(db, rows)
+        write(db, rows)
         written += len(rows)
     return written
 

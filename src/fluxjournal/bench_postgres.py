@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from fluxjournal import bench, ingest
 from fluxjournal.store import open_store
@@ -100,30 +99,13 @@ def _baseline(payloads: Sequence[bytes], impl: str) -> Callable[[str], Callable[
         consumer.start()
         insert = schema.POSTGRES.insert_events
 
-        def run() -> int:
-            poll, sentinel, dumps = consumer.poll, consumer.SENTINEL_EVENT, json.dumps
-            positions: dict[int, int] = {}
-            rows: list[tuple] = []
-            written = 0
+        def write(db: Any, rows: list[tuple]) -> None:
             with db.cursor() as cursor:
-                while True:
-                    event = poll()
-                    if event is None or event is sentinel:
-                        break
-                    jobid = int(event.jobid)
-                    position = positions.get(jobid, 0)
-                    positions[jobid] = position + 1
-                    context = dumps(event.context)
-                    rows.append((1, jobid, position, event.timestamp, event.name, context))
-                    if len(rows) >= ingest.BATCH_EVENTS:
-                        cursor.executemany(insert, rows)
-                        db.commit()
-                        written += len(rows)
-                        rows = []
-                if rows:
-                    cursor.executemany(insert, rows)
-                    db.commit()
-                    written += len(rows)
+                cursor.executemany(insert, rows)
+            db.commit()
+
+        def run() -> int:
+            written = bench.baseline_ingest(consumer, db, 1, ingest.BATCH_EVENTS, write)
             db.close()
             return written
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from fluxjournal import schema
-from fluxjournal.store import JobCursor, StoredJob, StoreError, Summary
+from fluxjournal.store import JobCursor, StoredJob, StoreError, Summary, checked_version
 
 log = logging.getLogger("fluxjournal.store")
 
@@ -223,13 +223,7 @@ class PostgresStore:
         if not exists:
             return None
         row = self.db.execute(SQL.schema_version_of).fetchone()
-        version = int(row[0]) if row is not None else 0
-        if version > schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.location} has schema version {version}, made by a newer fluxjournal; "
-                f"this one knows version {schema.SCHEMA_VERSION}: upgrade fluxjournal"
-            )
-        return version
+        return checked_version(int(row[0]) if row is not None else 0, self.location)
 
     def defer_indexes(self) -> bool:
         """As the SQLite store's: True when the secondary indexes are to be built once a

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fluxjournal import schema
-from fluxjournal.store import JobCursor, StoredJob, StoreError, Summary
+from fluxjournal.store import JobCursor, StoredJob, StoreError, Summary, checked_version
 
 #: How long a write waits for another process's write lock before it gives up.
 LOCK_TIMEOUT = 10.0
@@ -107,13 +107,7 @@ class SQLiteStore:
         if self.db.execute(schema.SQLITE_SCHEMA_EXISTS).fetchone() is None:
             return None
         row = self.db.execute(SQL.schema_version_of).fetchone()
-        version = int(row[0]) if row is not None else 0
-        if version > schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self.path} has schema version {version}, made by a newer "
-                f"fluxjournal; this one knows version {schema.SCHEMA_VERSION}: upgrade fluxjournal"
-            )
-        return version
+        return checked_version(int(row[0]) if row is not None else 0, f"database {self.path}")
 
     def defer_indexes(self) -> bool:
         """True when the secondary indexes are to be built once a history is stored: they

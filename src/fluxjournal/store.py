@@ -77,6 +77,19 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def checked_version(version: int, location: str) -> int:
+    """``version``, the schema version a database holds; refused when a newer fluxjournal
+    made it (this one cannot know what its tables mean)."""
+    from fluxjournal.schema import SCHEMA_VERSION
+
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{location} has schema version {version}, made by a newer fluxjournal; this one "
+            f"knows version {SCHEMA_VERSION}: upgrade fluxjournal"
+        )
+    return version
+
+
 def is_postgres(url: str) -> bool:
     """True when ``url`` names a PostgreSQL database rather than an SQLite file: a
     ``postgresql://`` URL, or a libpq key/value string (``dbname=... host=...``)."""
