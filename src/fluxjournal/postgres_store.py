@@ -227,10 +227,13 @@ class PostgresStore:
 
     def defer_indexes(self) -> bool:
         """As the SQLite store's: True when the secondary indexes are to be built once a
-        history is stored (dropped while the database holds no event)."""
+        history is stored (dropped while the database holds no event and no other
+        ingester writes it: several loads at once keep them, which costs them less than
+        waiting for each other's index builds)."""
 
         def check() -> bool:
-            if self.db.execute(SQL.any_event).fetchone() is None:
+            empty = self.db.execute(SQL.any_event).fetchone() is None
+            if empty and not self.db.execute(schema.POSTGRES_OTHER_LEASES).fetchone()[0]:
                 with self._transaction() as db:
                     db.execute(schema.POSTGRES_SCHEMA_LOCK)  # one writer's DDL at a time
                     db.execute(schema.POSTGRES_LOCK_TO_DROP_INDEXES)

@@ -358,6 +358,12 @@ POSTGRES_LEASE_HOLDER = (
     " AND l.objid::bigint = %s AND l.objsubid = 2"
     " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
+#: Whether another session holds a lease here: another ingester is writing.
+POSTGRES_OTHER_LEASES = (
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    f" AND classid::bigint = {LOCK_CLASS} AND objsubid = 2 AND pid != pg_backend_pid()"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+)
 #: Event rows go in by binary COPY; job rows by COPY into a table of this session's, then
 #: one upsert: COPY cannot update a row.
 POSTGRES_COPY_EVENTS = f"COPY events ({_names(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"

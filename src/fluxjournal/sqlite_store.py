@@ -111,11 +111,13 @@ class SQLiteStore:
 
     def defer_indexes(self) -> bool:
         """True when the secondary indexes are to be built once a history is stored: they
-        are dropped while the database holds no event (a first load builds them once at its
-        end rather than row by row), and one that a stopped first load left out is built
-        then too (:meth:`build_indexes`)."""
+        are dropped while the database holds no event and this process writes no other
+        instance into it (a first load builds them once at its end rather than row by
+        row), and one that a stopped first load left out is built then too
+        (:meth:`build_indexes`)."""
         with self._errors():
-            if self.db.execute(SQL.any_event).fetchone() is None:
+            alone = _lease_file(self.path).held <= self.leases
+            if alone and self.db.execute(SQL.any_event).fetchone() is None:
                 for index in schema.INDEXES:
                     self.db.execute(SQL.drop_index(index))
                 return True
