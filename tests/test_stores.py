@@ -12,7 +12,7 @@ import time
 import pgcluster
 import pytest
 
-from fluxjournal import cli, store
+from fluxjournal import cli, schema, store
 from fluxjournal.store import LeaseHeld, leased, open_store
 
 SIMULATED = "simulated:0:5"  # the name --simulate 5 stores its jobs under
@@ -163,3 +163,25 @@ def test_libpq_variables_name_the_database(postgres_cluster, postgres_database, 
     monkeypatch.setenv("PGDATABASE", postgres_database.name)
     assert cli.main(["ingest", "--db", "postgresql://", "--simulate", "5", "--once", "-q"]) == 0
     assert stored_count(postgres_database) > 0
+
+
+def index_names(database) -> set[str]:
+    if database.kind == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    return {name for (name,) in database.rows(query)}
+
+
+def test_a_first_load_defers_the_indexes_only_when_no_other_ingester_writes(database):
+    with open_store(database.url) as first, open_store(database.url) as second:
+        a, b = first.instance("a", "test"), second.instance("b", "test")
+        assert first.try_lease(a) is None
+        assert second.try_lease(b) is None
+        assert second.defer_indexes() is False  # the other writes: the indexes stay
+        assert set(schema.INDEXES) <= index_names(database)
+        first.release_lease(a)
+        assert second.defer_indexes() is True  # alone now: dropped, built at the end
+        assert not set(schema.INDEXES) & index_names(database)
+        second.build_indexes()
+        assert set(schema.INDEXES) <= index_names(database)
