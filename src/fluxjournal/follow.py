@@ -86,10 +86,11 @@ class Fleet:
         #: the children followed, by (parent instance number, job id)
         self.children: dict[tuple[int, int], _Child] = {}
 
-    def add(self, target: Target) -> None:
-        """Start following ``target`` in a thread of its own."""
+    def add(self, target: Target, child: _Child | None = None) -> None:
+        """Start following ``target`` in a thread of its own (``child``: its stop, for an
+        instance that runs as a job)."""
         thread = threading.Thread(
-            target=self._follow, args=(target,), name=f"ingest {target.label}", daemon=True
+            target=self._follow, args=(target, child), name=f"ingest {target.label}", daemon=True
         )
         with self.lock:
             self.threads.append(thread)
@@ -176,12 +177,7 @@ class Fleet:
             (parent, jobid),
             depth + 1,
         )
-        thread = threading.Thread(
-            target=self._follow, args=(target, child), name=f"ingest {label}", daemon=True
-        )
-        with self.lock:
-            self.threads.append(thread)
-        thread.start()
+        self.add(target, child)
 
     def child_over(self, parent: int, jobid: int) -> None:
         with self.lock:
