@@ -128,3 +128,25 @@ def test_a_child_that_cannot_be_reached_is_a_warning_not_an_error(database, capl
     failed = [o for o in outcomes if o.target.depth == 1]
     assert failed and all(isinstance(o.error, SourceError) for o in failed)
     assert "cannot follow it (it may have ended, or belong to another user)" in caplog.text
+
+
+def test_several_processes_write_one_database_at_once(database):
+    """Two ingesters, each its own process and instance, into one database together."""
+    import subprocess
+    import sys
+
+    sims = [SimulatedFlux(jobs=300, seed=seed, live=300, ends=True) for seed in (5, 6)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "fluxjournal", "ingest", "--db", database.url, "--uri", sim.uri],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for sim in sims
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    for sim in sims:
+        assert stored(database, sim.uri) == journal_entries(sim)

@@ -64,8 +64,9 @@ def test_the_jobs_of_a_batch_jobs_instance_are_linked_to_it(database, tmp_path):
 
         wait_until(inner_jobs_over, "the batch job's own jobs were not stored")
         wait_until(
-            lambda: database.rows("SELECT state FROM jobs WHERE id = ?", (batch_id,))
-            == [("INACTIVE",)],
+            lambda: (
+                database.rows("SELECT state FROM jobs WHERE id = ?", (batch_id,)) == [("INACTIVE",)]
+            ),
             "the batch job itself was not stored as over",
         )
     finally:
