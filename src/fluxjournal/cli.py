@@ -2,7 +2,8 @@
 
 - ``fluxjournal`` (no command): read a whole journal and count what came through
   (:mod:`fluxjournal.consume`);
-- ``fluxjournal ingest``: store every job event in SQLite (:mod:`fluxjournal.ingest`);
+- ``fluxjournal ingest``: store every job event in SQLite or PostgreSQL
+  (:mod:`fluxjournal.ingest`; :mod:`fluxjournal.follow` for several instances);
 - ``fluxjournal tail``: print events (:mod:`fluxjournal.tail`);
 - ``fluxjournal bench``: the benchmark comparisons (:mod:`fluxjournal.bench`).
 
@@ -131,8 +132,8 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
     report = argparse.ArgumentParser(
         prog="fluxjournal",
         description="Read a Flux job-manager journal and report what came through. "
-        "Commands: ingest (store it in SQLite), tail (print events), bench (benchmarks); "
-        "`fluxjournal COMMAND --help` for each.",
+        "Commands: ingest (store it in SQLite or PostgreSQL), tail (print events), bench "
+        "(benchmarks); `fluxjournal COMMAND --help` for each.",
         epilog=EXIT_STATUSES,
     )
     _add_source_options(report)

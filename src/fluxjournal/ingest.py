@@ -76,7 +76,7 @@ class IngestResult(NamedTuple):
     ended: bool
 
 
-#: The largest job id: FLUIDs are 64-bit, SQLite's integers signed 64-bit.
+#: The largest job id: FLUIDs are 64-bit, the stores' integers signed 64-bit.
 MAX_JOBID = (1 << 63) - 1
 
 
