@@ -23,6 +23,8 @@ from fluxjournal.store import JobCursor, StoredJob, StoreError, Summary, checked
 
 #: How long a write waits for another process's write lock before it gives up.
 LOCK_TIMEOUT = 10.0
+#: The pause before the set-up of a database another process holds is tried again.
+SET_UP_PAUSE = 0.02
 #: The bytes of the lease file that each instance's lock covers; they hold its holder.
 LEASE_SPAN = 128
 LEASE_SUFFIX = "-lease"
@@ -46,15 +48,29 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
         try:
-            for pragma in schema.SQLITE_PRAGMAS:
-                self.db.execute(pragma)
-            self._check_or_create()
+            self._set_up()
         except sqlite3.Error as exc:
             self.db.close()
             raise StoreError(self._explain(exc)) from None
         except StoreError:
             self.db.close()
             raise
+
+    def _set_up(self) -> None:
+        """The pragmas, then the schema checked or made. Turning a new file to WAL needs
+        it to itself, and SQLite refuses at once rather than wait when another process
+        has it open (two ingesters starting on a new file): that is tried again."""
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                for pragma in schema.SQLITE_PRAGMAS:
+                    self.db.execute(pragma)
+                self._check_or_create()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(SET_UP_PAUSE)
 
     def _explain(self, exc: sqlite3.Error) -> str:
         text = str(exc)
