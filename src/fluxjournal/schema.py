@@ -334,7 +334,12 @@ SQLITE_BEGIN_WRITE = "BEGIN IMMEDIATE"
 
 # -- what only PostgreSQL runs ----------------------------------------------------------
 
-POSTGRES_SCHEMA_EXISTS = "SELECT to_regclass('meta') IS NOT NULL"
+#: Read from the catalog itself (a fresh snapshot per statement), not through to_regclass,
+#: whose cache may not yet know the tables another process has just made.
+POSTGRES_SCHEMA_EXISTS = (
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+    " ON n.oid = c.relnamespace WHERE c.relname = 'meta' AND n.nspname = current_schema())"
+)
 POSTGRES_INDEX_EXISTS = (
     "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s"
 )
