@@ -11,7 +11,11 @@ for ``str`` input.
 """
 
 import json
+import os as _os
+import sys as _sys
 import time as _time
+from abc import ABCMeta, abstractmethod
+from collections import deque
 from errno import ENODATA
 
 cimport cython
@@ -42,6 +46,12 @@ from fluxjournal.hostlist import (MAX_IDS, decode_idset, encode_hostlist, encode
                                   expand_hostlist)
 from fluxjournal.jsontext import EMPTY_CONTEXT_TEXT, compact_json
 from fluxjournal.jobid import JobID
+from fluxjournal.payload import flux_cffi, reader_for
+from fluxjournal.protocol import (DRAIN_LIMIT, FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING, JOB_KIND,
+                                  JOB_TOPIC, RESOURCE_KIND, RESOURCE_TOPIC, name_filter,
+                                  stock_kind)
+
+_os_strerror = _os.strerror
 
 cdef extern from "_decimal.h":
     bint fj_decimal_to_double(unsigned long long m, int exp10, int negative, double *out) noexcept nogil
@@ -2705,171 +2715,8 @@ cdef class History:
         return out
 
 
-# ---------------------------------------------------------------------------
-# The consumer's delivery state
-# ---------------------------------------------------------------------------
-
-cdef class ConsumerCore:
-    """The state journal consumers deliver from, and the common cases of ``poll()`` in C.
-
-    ``fluxjournal.journal.JournalConsumerBase`` derives from it. Once ``_arm_core`` has
-    put the stock classes on this module's path, ``poll()``, the iterator and the consumer's
-    ``_drain()`` take responses from the future, decode them, keep the history and queue
-    live events without a Python frame; whatever else happens (a hook overridden, the
-    sentinel, the end of the stream, the twin's decoder) goes to the consumer's ``_poll()``.
-    """
-
-    cdef public object backlog
-    cdef public object processing_inactive
-    cdef public object _history
-    cdef public object _sentinel_pending
-    cdef public object _reader
-    cdef public object _ended
-    cdef public object rpc
-    cdef public object since
-    cdef public object include_sentinel
-    cdef bint compiled          # responses decoded and delivered here
-    cdef bint resource          # live events are ResourceJournalEvent objects
-    cdef bint sentinel_by_id    # the sentinel is the response with id -1, not an empty one
-    cdef bint seen_idle         # the last drain left the future with nothing ready
-    cdef Py_ssize_t drain_limit
-
-    def _arm_core(self, bint compiled, bint resource=False, bint sentinel_by_id=False,
-                  Py_ssize_t drain_limit=256):
-        """Say how responses are handled from now on: here (``compiled``) or in Python."""
-        if compiled and self._history is not None and type(self._history) is not History:
-            raise TypeError("the compiled path needs this module's History")
-        self.compiled = compiled
-        self.resource = resource
-        self.sentinel_by_id = sentinel_by_id
-        self.drain_limit = max(drain_limit, 1)
-        self.seen_idle = False
-
-    def _take_ready(self):
-        """Take every ready response here and return True; False when Python must."""
-        if not self.compiled:
-            return False
-        self.drain()
-        return True
-
-    cdef int drain(self) except -1:
-        """Take the ready response, then every other that is ready (up to ``drain_limit``)."""
-        cdef object reader = self._reader
-        cdef object ready = reader.ready
-        cdef object take = reader.take
-        cdef object reset = reader.reset
-        cdef Py_ssize_t k
-        for k in range(self.drain_limit):
-            try:
-                payload = take()
-            except OSError as exc:
-                if exc.errno != ENODATA:
-                    raise  # left in place: every later poll raises it, as flux-core does
-                reset()
-                self._end_of_stream()
-                return 0
-            reset()
-            self.process(b"" if payload is None else payload)
-            if not ready():
-                self.seen_idle = True
-                return 0
-        return 0
-
-    cdef int process(self, object payload) except -1:
-        """Decode one response; keep it in the history, or queue its live events."""
-        cdef Response response = decode_payload(payload)
-        cdef History history
-        if self.processing_inactive:
-            if type(self._history) is not History:
-                raise RuntimeError("the history arrives with no History to keep it")
-            history = <History>self._history
-            if self.is_sentinel(response):
-                history.merge()
-                self.processing_inactive = False
-                self._sentinel_pending = self.include_sentinel
-            else:
-                history.add_response(response)
-        elif self.resource:
-            self.backlog.extend(response.build_resource_events(self.since))
-        else:
-            if response.jobid is None and response._id is not None:
-                response.jobid = recent_jobid(response._id)
-            self.backlog.extend(response.build_job_events(self.since))
-        return 0
-
-    cdef bint is_sentinel(self, Response response):
-        if self.sentinel_by_id:
-            return response._id is not None and response._id == -1
-        return response.count == 0
-
-    cdef int receive(self, object timeout) except -1:
-        """Wait for a response (TimeoutError after ``timeout``), then take the ready ones."""
-        cdef object reader = self._reader
-        if self.seen_idle or not reader.ready():
-            # a wait on a future that became ready meanwhile returns at once
-            self.seen_idle = False
-            reader.wait(timeout)
-        self.drain()
-        return 0
-
-    def poll(self, timeout=-1.0):
-        """Return the next event, waiting up to ``timeout`` seconds (-1: for ever).
-
-        Raises TimeoutError when nothing arrives in time (a later call carries on), and
-        returns None once the stream has ended. A response that cannot be decoded raises
-        :class:`~fluxjournal.MalformedResponse`; the next call carries on after it.
-        """
-        return self.deliver(timeout)
-
-    cdef object deliver(self, object timeout):
-        """``poll()``, as the iterator calls it when no subclass has replaced it."""
-        cdef object event
-        while True:
-            if not self.processing_inactive:
-                if self._history is None and not self._sentinel_pending:
-                    if self.backlog:
-                        return self.backlog.popleft()
-                elif type(self._history) is History:
-                    event = (<History>self._history).next_event()
-                    if event is not None:
-                        return event
-                    return self._poll(timeout)  # spent: _poll moves on to what follows
-                else:
-                    return self._poll(timeout)
-            if not self.compiled or self._ended:
-                return self._poll(timeout)
-            self.receive(timeout)
-
-    def __iter__(self):
-        """Every event until the end of the stream (start() is called if needed).
-
-        Events are taken one at a time, so breaking out of the loop and calling poll()
-        later loses nothing.
-        """
-        if self.rpc is None:
-            self.start()
-        cdef EventIterator iterator = EventIterator.__new__(EventIterator)
-        iterator.consumer = self
-        iterator.direct = type(self).poll is ConsumerCore.poll
-        return iterator
-
-
-@cython.final
-@cython.auto_pickle(False)
-cdef class EventIterator:
-    """What iterating over a consumer gives: ``poll()`` until the stream ends."""
-
-    cdef ConsumerCore consumer
-    cdef bint direct             # the consumer's poll() is ConsumerCore's own
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        event = self.consumer.deliver(-1.0) if self.direct else self.consumer.poll()
-        if event is None:
-            raise StopIteration
-        return event
+include "_receive.pxi"
+include "_consumer.pxi"
 
 
 # ---------------------------------------------------------------------------
