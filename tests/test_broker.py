@@ -270,6 +270,30 @@ def test_a_callback_exception_leaves_reactor_run_on_a_broker(job, broker):
         handle.reactor_run()
 
 
+def test_after_a_callback_exception_the_next_reactor_run_carries_on(broker):
+    """docs/CONTRACT.md section 4: the compiled core leaves the stream armed."""
+    core = pytest.importorskip("fluxjournal._core")
+    handle = broker.handle()
+    expected = until_sentinel(core.JournalConsumer(handle, include_sentinel=True).start())
+    got = []
+    consumer = core.JournalConsumer(handle, include_sentinel=True)
+
+    def on_event(event):
+        if event.is_empty():
+            consumer.stop()
+            return
+        got.append(event)
+        if len(got) == 1:
+            raise LookupError("the first event")
+
+    consumer.set_callback(on_event).start()
+    with pytest.raises(LookupError):
+        handle.reactor_run()
+    consumer.stop()  # a response (the end of the stream) that wakes the callback again
+    assert handle.reactor_run() >= 0
+    assert comparable(got) == comparable(expected)
+
+
 def test_ctrl_c_interrupts_a_poll_that_waits_for_ever(broker):
     """The compiled wait gives way to Python's signal handlers: KeyboardInterrupt, and the
     consumer carries on afterwards."""

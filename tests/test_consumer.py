@@ -1,4 +1,4 @@
-"""JournalConsumer and ResourceJournalConsumer against CONTRACT.md section 3, on both cores.
+"""JournalConsumer and ResourceJournalConsumer against docs/CONTRACT.md section 3, on both cores.
 
 The stand-ins of ``fluxjournal.testing`` play the broker; where flux-core's bindings import,
 its own consumer runs on the same stand-in and must deliver the same events.

@@ -1,4 +1,4 @@
-"""Randomized differential tests of the job-journal consumer (CONTRACT.md sections 1-4).
+"""Randomized differential tests of the job-journal consumer (docs/CONTRACT.md sections 1-4).
 
 Hypothesis draws journals (a backlog of per-job responses, the sentinel, live responses),
 consumer options and a way of reading the events. A plain model of the contract says what
