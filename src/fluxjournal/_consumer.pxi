@@ -8,6 +8,7 @@
 # _pycore.py is the same machine in Python; neither shares code with the other.
 
 cdef object NO_EVENT = object()
+cdef Py_ssize_t C_DRAIN_LIMIT = DRAIN_LIMIT
 
 
 cdef void raise_from_reactor(object handle, object exc) except *:
@@ -283,7 +284,7 @@ cdef class ConsumerCore:
             return self.drain_natively()
         reader = self.reader
         ready, take, reset = reader.ready, reader.take, reader.reset
-        for k in range(DRAIN_LIMIT):
+        for k in range(C_DRAIN_LIMIT):
             try:
                 payload = take()
             except OSError as exc:
@@ -306,7 +307,7 @@ cdef class ConsumerCore:
         cdef Py_ssize_t k
         cdef fj_future_t *f = self.future
         owner = self.rpc  # holds the future even if a hook starts another stream
-        for k in range(DRAIN_LIMIT):
+        for k in range(C_DRAIN_LIMIT):
             if flux_calls.get_raw(f, &data, &length) < 0:
                 errnum = c_errno
                 if errnum != C_ENODATA:
