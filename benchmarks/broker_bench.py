@@ -119,10 +119,19 @@ def child(kind: str, mode: str, cleans: int) -> int:
     fluxcore.find_bindings()
     import flux
 
+    if kind == FLUX_CORE:
+        from flux.job.journal import JournalConsumer
+    elif kind in (CYTHON, CYTHON_CALLBACK, CYTHON_BATCH):
+        from fluxjournal._core import JournalConsumer
+    elif kind == PYTHON:
+        from fluxjournal._pycore import JournalConsumer
+    elif kind != FLUX_PYTHON:
+        raise SystemExit(f"unknown consumer {kind!r}")
     handle = flux.Flux()
     live = mode == "live"
     count = 0
     seen = 0
+    # imports and the connection are not counted: from the request on, as floor.c does
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if kind == FLUX_PYTHON:
         rpc = handle.rpc(TOPIC, {"full": not live}, 0, FLUX_RPC_STREAMING)
@@ -142,14 +151,6 @@ def child(kind: str, mode: str, cleans: int) -> int:
                 break
         _report(count, cpu0, wall0, time.process_time(), time.perf_counter())
         return 0
-    if kind == FLUX_CORE:
-        from flux.job.journal import JournalConsumer
-    elif kind in (CYTHON, CYTHON_CALLBACK, CYTHON_BATCH):
-        from fluxjournal._core import JournalConsumer
-    elif kind == PYTHON:
-        from fluxjournal._pycore import JournalConsumer
-    else:
-        raise SystemExit(f"unknown consumer {kind!r}")
     consumer = JournalConsumer(handle, full=not live, include_sentinel=not live)
     if kind == CYTHON_CALLBACK:
         done: list[float] = []

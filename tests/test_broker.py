@@ -312,3 +312,16 @@ def test_ctrl_c_interrupts_a_poll_that_waits_for_ever(broker):
         signal.signal(signal.SIGINT, previous)
     broker.run("submit", "true")
     assert consumer.poll(30.0).name == "submit"
+
+
+def test_the_future_read_in_c_outlives_a_replaced_rpc_attribute(broker):
+    """``rpc`` is a public attribute: replacing it must not free the future read from C."""
+    import gc
+
+    core = pytest.importorskip("fluxjournal._core")
+    handle = broker.handle()
+    expected = until_sentinel(core.JournalConsumer(handle, include_sentinel=True).start())
+    consumer = core.JournalConsumer(handle, include_sentinel=True).start()
+    consumer.rpc = object()
+    gc.collect()
+    assert comparable(until_sentinel(consumer)) == comparable(expected)

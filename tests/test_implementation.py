@@ -62,6 +62,10 @@ def test_both_cores_export_the_same_names():
         "ResourceJournalEvent",
         "SENTINEL_EVENT",
         "MAX_DEPTH",
+        "History",
+        "JournalConsumerBase",
+        "JournalConsumer",
+        "ResourceJournalConsumer",
     }
     for name in names:
         assert hasattr(core, name) and hasattr(_pycore, name), name

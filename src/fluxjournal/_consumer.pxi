@@ -40,6 +40,8 @@ cdef class ConsumerCore:
     cdef public object cb_kwargs
     cdef object reader              # the PayloadReader, when not receiving natively
     cdef fj_future_t *future        # the stream's future, when receiving natively
+    cdef object future_owner        # the flux-python future that owns ``future``: held here,
+                                    # so that no assignment to ``rpc`` can free it under us
     cdef ThenToken token            # the armed C then-callback, if any
     cdef History history            # the history, until it is spent (stock path only)
     cdef bint stock                 # decoded by this module, not through the hooks
@@ -62,6 +64,7 @@ cdef class ConsumerCore:
         self.leave_stream()
         self.rpc = rpc
         self.future = <fj_future_t *>native_future(rpc)
+        self.future_owner = rpc if self.future != NULL else None
         self.reader = None if self.future != NULL else reader_for(rpc)
         kind = stock_kind(type(self))
         self.stock = kind is not None
@@ -208,7 +211,7 @@ cdef class ConsumerCore:
         token = ThenToken.__new__(ThenToken)
         token.consumer = self
         token.future = self.future
-        token.owner = self.rpc
+        token.owner = self.future_owner
         if flux_calls.then(self.future, -1.0, native_continuation, <void *>token) < 0:
             return 0  # as flux-core: a future that refuses a callback is left without one
         Py_INCREF(token)  # the armed callback's own reference, dropped at the end
@@ -260,7 +263,7 @@ cdef class ConsumerCore:
         cdef double step
         cdef int rc, errnum
         cdef fj_future_t *f = self.future
-        owner = self.rpc  # holds the future while the GIL is released
+        owner = self.future_owner  # holds the future while the GIL is released
         while True:
             step = WAIT_SLICE if left < 0 or left > WAIT_SLICE else left
             with nogil:
@@ -306,7 +309,7 @@ cdef class ConsumerCore:
         cdef int errnum
         cdef Py_ssize_t k
         cdef fj_future_t *f = self.future
-        owner = self.rpc  # holds the future even if a hook starts another stream
+        owner = self.future_owner  # holds the future even if a hook starts another stream
         for k in range(C_DRAIN_LIMIT):
             if flux_calls.get_raw(f, &data, &length) < 0:
                 errnum = c_errno
