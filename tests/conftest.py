@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,20 @@ DATA = Path(__file__).parent / "data"
 TWIN_ONLY = os.environ.get("FLUXJOURNAL_NO_EXTENSIONS", "") not in ("", "0")
 
 IMPLEMENTATIONS = {"cython": "fluxjournal._core", "python": "fluxjournal._pycore"}
+
+
+class _RefuseCompiledCore(importlib.abc.MetaPathFinder):
+    """Under FLUXJOURNAL_NO_EXTENSIONS=1 the whole run is the twin's: the compiled core
+    cannot be imported, not even by a test that asks for it by name."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == IMPLEMENTATIONS["cython"]:
+            raise ModuleNotFoundError(f"{fullname} is refused: FLUXJOURNAL_NO_EXTENSIONS=1")
+        return None
+
+
+if TWIN_ONLY:
+    sys.meta_path.insert(0, _RefuseCompiledCore())
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS), ids=sorted(IMPLEMENTATIONS))

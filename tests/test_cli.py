@@ -587,7 +587,7 @@ def test_replay_reports_every_event(capsys):
 
 
 def expected_line(doc: dict, entry: dict) -> str:
-    """flux-core's ``str(JournalEvent)`` of one entry of one response (CONTRACT.md §2)."""
+    """flux-core's ``str(JournalEvent)`` of one entry of one response (docs/CONTRACT.md §2)."""
     from fluxjournal import JobID
 
     context = entry.get("context") or {}

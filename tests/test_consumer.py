@@ -1,4 +1,4 @@
-"""JournalConsumer and ResourceJournalConsumer against CONTRACT.md section 3, on both cores.
+"""JournalConsumer and ResourceJournalConsumer against docs/CONTRACT.md section 3, on both cores.
 
 The stand-ins of ``fluxjournal.testing`` play the broker; where flux-core's bindings import,
 its own consumer runs on the same stand-in and must deliver the same events.
@@ -12,8 +12,6 @@ import pytest
 from conftest import capture_lines
 
 from fluxjournal import JobID, MalformedResponse
-from fluxjournal.journal import JournalConsumer, JournalConsumerBase
-from fluxjournal.resource import ResourceJournalConsumer
 from fluxjournal.testing import ReplayFlux, SimulatedFlux
 
 FULL = capture_lines("job-journal-full-live.jsonl")
@@ -24,17 +22,8 @@ RESOURCE = capture_lines("resource-journal.jsonl")
 
 @pytest.fixture
 def classes(impl):
-    """The stock consumer classes bound to the implementation under test."""
-
-    class Job(JournalConsumer):
-        core = impl
-        SENTINEL_EVENT = impl.SENTINEL_EVENT
-
-    class Resource(ResourceJournalConsumer):
-        core = impl
-        SENTINEL_EVENT = impl.JournalEventBase({})
-
-    return Job, Resource
+    """The stock consumer classes of the implementation under test: each core has its own."""
+    return impl.JournalConsumer, impl.ResourceJournalConsumer
 
 
 def everything(consumer, timeout=5.0) -> list:
@@ -93,8 +82,8 @@ def test_constructor_keeps_flux_cores_attributes(classes):
     assert consumer.request_payload == {"full": False}
 
 
-def test_base_cancel_topic_defaults_and_can_be_given():
-    class Minimal(JournalConsumerBase):
+def test_base_cancel_topic_defaults_and_can_be_given(impl):
+    class Minimal(impl.JournalConsumerBase):
         def process_response(self, resp):
             return {}
 
@@ -105,7 +94,7 @@ def test_base_cancel_topic_defaults_and_can_be_given():
     assert Minimal(None, "a.b", cancel_topic="c").cancel_topic == "c"
     assert Minimal(None, "a.b").processing_inactive is True
     with pytest.raises(TypeError):
-        JournalConsumerBase(None, "a.b")  # abstract, as in flux-core
+        impl.JournalConsumerBase(None, "a.b")  # abstract, as in flux-core
 
 
 def test_resource_consumer_always_asks_for_the_history(classes):
@@ -412,9 +401,8 @@ class RecordingHooks:
 
 
 def test_overridden_hooks_are_called_as_flux_core_calls_them(impl):
-    class Ours(RecordingHooks, JournalConsumer):
-        core = impl
-        SENTINEL_EVENT = impl.SENTINEL_EVENT
+    class Ours(RecordingHooks, impl.JournalConsumer):
+        pass
 
     payloads = BACKLOG[:4] + [SENTINEL] + LIVE[:3]
     consumer = Ours(ReplayFlux(payloads), include_sentinel=True).start()
@@ -489,8 +477,8 @@ def test_hook_calls_are_the_same_as_flux_cores(impl):
     class Theirs(RecordingHooks, journal.JournalConsumer):
         core = impl
 
-    class Ours(RecordingHooks, JournalConsumer):
-        core = impl
+    class Ours(RecordingHooks, impl.JournalConsumer):
+        pass
 
     theirs = Theirs(ReplayFlux(payloads), include_sentinel=True)
     ours = Ours(ReplayFlux(payloads), include_sentinel=True)

@@ -1,4 +1,4 @@
-"""The event classes behave as flux-core 0.88.0's (CONTRACT.md section 2), on both cores."""
+"""The event classes behave as flux-core 0.88.0's (docs/CONTRACT.md section 2), on both cores."""
 
 from __future__ import annotations
 

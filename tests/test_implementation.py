@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import subprocess
 import sys
+import types
 
 import pytest
-from conftest import TWIN_ONLY
+from conftest import TWIN_ONLY, capture_lines
 
 import fluxjournal
 from fluxjournal import _pycore
+from fluxjournal.testing import ReplayFlux
+
+FULL = capture_lines("job-journal-full-live.jsonl")
 
 
 def test_public_names_come_from_the_active_core():
@@ -57,36 +62,64 @@ def test_both_cores_export_the_same_names():
         "ResourceJournalEvent",
         "SENTINEL_EVENT",
         "MAX_DEPTH",
+        "History",
+        "JournalConsumerBase",
+        "JournalConsumer",
+        "ResourceJournalConsumer",
     }
     for name in names:
         assert hasattr(core, name) and hasattr(_pycore, name), name
     assert core.MAX_DEPTH == _pycore.MAX_DEPTH
 
 
-def test_the_compiled_consumer_state_refuses_a_history_without_a_store():
-    """Misused from outside, ConsumerCore raises instead of touching memory it lacks."""
-    core = pytest.importorskip("fluxjournal._core")
-
-    class Reader:
-        def __init__(self):
-            self.payloads = [b'{"id":1,"events":[{"timestamp":1.5,"name":"submit"}]}']
-
-        def ready(self):
-            return bool(self.payloads)
-
-        def take(self):
-            return self.payloads.pop(0)
-
-        def reset(self):
-            pass
-
-    state = core.ConsumerCore()
-    state._reader = Reader()
-    state._history = None
-    state.processing_inactive = True
-    state._arm_core(True)
+def test_a_history_without_a_store_is_refused(impl):
+    """A consumer put back into the history from outside raises instead of touching memory."""
+    payloads = [b'{"id":1,"events":[{"timestamp":1.5,"name":"submit"}]}']
+    consumer = impl.JournalConsumer(ReplayFlux(payloads), full=False).start()
+    consumer.processing_inactive = True
     with pytest.raises(RuntimeError, match="no History"):
-        state._take_ready()
+        consumer.poll(5.0)
+
+
+def test_each_core_carries_its_own_whole_consumer():
+    """The twin's consumer has no compiled class under it, and every step is Python."""
+    for cls in (_pycore.JournalConsumer, _pycore.ResourceJournalConsumer):
+        assert {klass.__module__ for klass in cls.__mro__} <= {
+            "fluxjournal._pycore",
+            "abc",
+            "builtins",
+        }, cls
+        for name in ("start", "poll", "poll_batch", "set_callback", "_drain", "_next_event"):
+            assert isinstance(getattr(cls, name), types.FunctionType), name
+    if TWIN_ONLY:
+        return
+    from fluxjournal import _core
+
+    assert _core.JournalConsumer.__module__ == "fluxjournal._core"
+    assert not issubclass(_core.JournalConsumer, _pycore.JournalConsumerBase)
+    assert not issubclass(_pycore.JournalConsumer, _core.ConsumerCore)
+
+
+@pytest.mark.skipif(not TWIN_ONLY, reason="only the FLUXJOURNAL_NO_EXTENSIONS=1 run is checked")
+def test_the_twin_run_loads_no_compiled_code():
+    """Under FLUXJOURNAL_NO_EXTENSIONS=1 the compiled core cannot be imported (conftest
+    refuses it for the whole run) and no module of the package comes from an extension."""
+    assert fluxjournal.IMPLEMENTATION == "python"
+    assert fluxjournal.JournalConsumer is _pycore.JournalConsumer
+    assert "fluxjournal._core" not in sys.modules
+    with pytest.raises(ImportError):
+        importlib.import_module("fluxjournal._core")
+    consumer = fluxjournal.JournalConsumer(ReplayFlux(FULL), include_sentinel=True).start()
+    consumer.stop()
+    assert len(list(consumer)) > 100
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    compiled = [
+        name
+        for name, module in sys.modules.items()
+        if name.startswith("fluxjournal")
+        and (getattr(module, "__file__", "") or "").endswith(suffixes)
+    ]
+    assert compiled == []
 
 
 def test_the_compiled_values_made_outside_the_decoder_fail_cleanly():

@@ -1,4 +1,4 @@
-"""Randomized differential tests of the job-journal consumer (CONTRACT.md sections 1-4).
+"""Randomized differential tests of the job-journal consumer (docs/CONTRACT.md sections 1-4).
 
 Hypothesis draws journals (a backlog of per-job responses, the sentinel, live responses),
 consumer options and a way of reading the events. A plain model of the contract says what
@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fluxjournal import JobID
-from fluxjournal.journal import JournalConsumer
 from fluxjournal.testing import ReplayFlux
 
 SETTINGS = settings(
@@ -257,19 +256,9 @@ def check_ended(consumer: Any) -> None:
     assert consumer.poll(-1) is None
 
 
-_CLASSES: dict = {}
-
-
 def job_class(impl: Any) -> type:
-    """JournalConsumer bound to one core, as the ``classes`` fixture of test_consumer does."""
-    if impl not in _CLASSES:
-
-        class Job(JournalConsumer):
-            core = impl
-            SENTINEL_EVENT = impl.SENTINEL_EVENT
-
-        _CLASSES[impl] = Job
-    return _CLASSES[impl]
+    """The JournalConsumer of one core, as the ``classes`` fixture of test_consumer has it."""
+    return impl.JournalConsumer
 
 
 # -- ways of reading the events --------------------------------------------------------------

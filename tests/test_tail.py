@@ -2,7 +2,7 @@
 ``--record``, a pipe that closes early, ``--follow`` and its stop on a signal.
 
 The expected lines are made from ``json.loads`` of the capture lines and the formats
-flux-core documents (CONTRACT.md §2), not from fluxjournal's own event objects.
+flux-core documents (docs/CONTRACT.md §2), not from fluxjournal's own event objects.
 """
 
 from __future__ import annotations

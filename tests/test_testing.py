@@ -1,7 +1,7 @@
 """Tests for fluxjournal.testing: the ReplayFlux and SimulatedFlux stand-ins for a broker.
 
 They check the wire behaviour of flux-core 0.88.0's journal services and flux-python's
-futures (CONTRACT.md), the shape of the simulated journal, and, when flux-core's Python
+futures (docs/CONTRACT.md), the shape of the simulated journal, and, when flux-core's Python
 bindings import, that flux-core's own consumers run on the stand-ins unchanged.
 """
 

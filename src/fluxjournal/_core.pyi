@@ -1,7 +1,10 @@
 """Type stubs for the compiled core; ``fluxjournal._pycore`` has the same names."""
 
+from abc import ABCMeta, abstractmethod
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from types import ModuleType
+from typing import Any, Callable, TypeVar
 
 from fluxjournal.jobid import JobID
 
@@ -74,19 +77,76 @@ class JobRecord:
     ) -> None: ...
     def fields(self) -> tuple[Any, ...]: ...
 
+_C = TypeVar("_C", bound="ConsumerCore")
+
 class ConsumerCore:
-    backlog: Any
-    processing_inactive: Any
+    """The delivery state of a journal consumer and its transitions (compiled only)."""
+
+    handle: Any
     rpc: Any
+    backlog: deque
+    processing_inactive: Any
     since: Any
     include_sentinel: Any
-    def _arm_core(
-        self,
-        compiled: bool,
-        resource: bool = ...,
-        sentinel_by_id: bool = ...,
-        drain_limit: int = ...,
-    ) -> None: ...
-    def _take_ready(self) -> bool: ...
+    cb: Callable[..., Any] | None
+    cb_args: Any
+    cb_kwargs: dict[str, Any]
+    @property
+    def receives_natively(self) -> bool: ...
+    def start(self: _C) -> _C: ...
+    def stop(self) -> None: ...
     def poll(self, timeout: float = ...) -> Any: ...
+    def poll_batch(self, limit: int = ..., timeout: float = ...) -> list: ...
+    def set_callback(self: _C, event_cb: Callable[..., Any], *args: Any, **kwargs: Any) -> _C: ...
     def __iter__(self) -> Iterator[Any]: ...
+    def __enter__(self: _C) -> _C: ...
+    def __exit__(self, *exc_info: Any) -> None: ...
+
+class JournalConsumerBase(ConsumerCore, metaclass=ABCMeta):
+    SENTINEL_EVENT: JournalEventBase
+    core: ModuleType
+    topic: str
+    cancel_topic: str
+    full: bool
+    def __init__(
+        self,
+        flux_handle: Any,
+        topic: str,
+        cancel_topic: str | None = ...,
+        full: bool = ...,
+        since: float = ...,
+        include_sentinel: bool = ...,
+    ) -> None: ...
+    @abstractmethod
+    def process_response(self, resp: dict) -> dict: ...
+    @abstractmethod
+    def create_event(self, entry: dict, **kwargs: Any) -> Any: ...
+    def is_empty_response(self, resp: dict) -> bool: ...
+    @property
+    def request_payload(self) -> dict: ...
+
+class JournalConsumer(JournalConsumerBase):
+    SENTINEL_EVENT: JournalEvent
+    allow: dict | None
+    deny: dict | None
+    def __init__(
+        self,
+        flux_handle: Any,
+        full: bool = ...,
+        since: float = ...,
+        include_sentinel: bool = ...,
+        *,
+        allow: Any = ...,
+        deny: Any = ...,
+    ) -> None: ...
+    def process_response(self, resp: dict) -> dict: ...
+    def create_event(
+        self, entry: dict, jobid: Any = ..., jobspec: Any = ..., R: Any = ...
+    ) -> JournalEvent: ...
+
+class ResourceJournalConsumer(JournalConsumerBase):
+    def __init__(
+        self, flux_handle: Any, since: float = ..., include_sentinel: bool = ...
+    ) -> None: ...
+    def process_response(self, resp: dict) -> dict: ...
+    def create_event(self, entry: dict, R: Any = ...) -> ResourceJournalEvent: ...

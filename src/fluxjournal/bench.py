@@ -104,33 +104,21 @@ def supports(impl: str, api: str) -> bool:
     return api in APIS
 
 
-_classes: dict[str, type] = {}
-
-
 def consumer_class(impl: str) -> type:
     """The job journal consumer class of ``impl``: cython, python (the twin) or flux-core."""
-    if impl in _classes:
-        return _classes[impl]
     if impl == FLUX_CORE:
         if not fluxcore.find_bindings():
             raise RuntimeError("flux-core's Python bindings do not import")
-        from flux.job.journal import JournalConsumer as cls
-    else:
-        from fluxjournal.journal import JournalConsumer
+        from flux.job.journal import JournalConsumer
 
-        if impl == CYTHON:
-            from fluxjournal import _core as core
-        elif impl == PYTHON:
-            from fluxjournal import _pycore as core
-        else:
-            raise ValueError(f"unknown implementation {impl!r}")
-        cls = type(
-            f"JournalConsumer_{impl}",
-            (JournalConsumer,),
-            {"core": core, "SENTINEL_EVENT": core.SENTINEL_EVENT, "__module__": __name__},
-        )
-    _classes[impl] = cls
-    return cls
+        return JournalConsumer
+    if impl == CYTHON:
+        from fluxjournal import _core as core
+    elif impl == PYTHON:
+        from fluxjournal import _pycore as core
+    else:
+        raise ValueError(f"unknown implementation {impl!r}")
+    return core.JournalConsumer
 
 
 # -- payloads -----------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""What the journal services and flux-core's consumer API fix, for both cores' consumers.
+
+Plain values and one helper, no behaviour: each core (``fluxjournal._core`` and its twin
+``fluxjournal._pycore``) carries its own complete consumer and reads its constants here,
+so that the two cannot disagree about a topic, a flag or the name of a hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: flux-core's RPC flags (``flux/core.h``)
+FLUX_RPC_NORESPONSE = 1
+FLUX_RPC_STREAMING = 2
+
+JOB_TOPIC = "job-manager.events-journal"
+RESOURCE_TOPIC = "resource.journal"
+
+#: Most responses taken from the future per wake-up: enough to amortise the wake-up, few
+#: enough that the live events waiting in ``backlog`` stay in cache and out of the GC's way.
+DRAIN_LIMIT = 256
+
+#: The hooks of flux-core's consumer: a subclass that overrides one of them has them all
+#: called as flux-core calls them, on decoded dicts.
+HOOKS = ("process_response", "create_event", "is_empty_response", "request_payload")
+
+#: What the stock classes deliver (their ``_stock_kind``): JournalEvent or ResourceJournalEvent.
+JOB_KIND = "job"
+RESOURCE_KIND = "resource"
+
+
+def name_filter(names: Any) -> dict | None:
+    """The service wants an object whose keys are event names; accept any iterable too."""
+    if names is None:
+        return None
+    if isinstance(names, Mapping):
+        return dict(names)
+    if isinstance(names, str):
+        return {names: 1}
+    return {name: 1 for name in names}
+
+
+def stock_kind(cls: type) -> str | None:
+    """The kind of the stock class ``cls`` derives from, when it overrides none of its hooks.
+
+    None means the general path: every response is decoded to a dict and handed to the
+    hooks, as flux-core does.
+    """
+    stock = next((klass for klass in cls.__mro__ if "_stock_kind" in vars(klass)), None)
+    if stock is None or stock._stock_kind is None:
+        return None
+    if all(getattr(cls, name) is getattr(stock, name) for name in HOOKS):
+        return stock._stock_kind
+    return None
