@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 import pytest
 from conftest import needs_flux
@@ -320,7 +321,15 @@ def test_the_future_read_in_c_outlives_a_replaced_rpc_attribute(broker):
 
     core = pytest.importorskip("fluxjournal._core")
     handle = broker.handle()
-    expected = until_sentinel(core.JournalConsumer(handle, include_sentinel=True).start())
+
+    def history() -> list:
+        return until_sentinel(core.JournalConsumer(handle, include_sentinel=True).start())
+
+    # the session's broker may still be finishing an earlier test's jobs: a settled history
+    expected, again = history(), history()
+    while comparable(again) != comparable(expected):
+        time.sleep(0.5)
+        expected, again = again, history()
     consumer = core.JournalConsumer(handle, include_sentinel=True).start()
     consumer.rpc = object()
     gc.collect()
