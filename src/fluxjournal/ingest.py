@@ -243,7 +243,7 @@ class Ingest:
             record.apply(rows, response.jobspec_text, response.R_text)
             if keys is not None:
                 keys.update(_key(row) for row in rows)
-            if any(row[_NAME] == MEMO for row in rows):
+            if MEMO in map(_name_of, rows):  # looked for in C: no Python loop
                 pairs = ((row[_NAME], row[_CONTEXT]) for row in rows)
                 uri = instance_uri(pairs, self.uris.get(jobid))
                 if uri is not None:
@@ -289,9 +289,10 @@ class Ingest:
             (self.instance, jobid, self.cursors[jobid].nevents, *record.fields(), uris.get(jobid))
             for jobid, record in records.items()
         ]
-        for jobid, record in records.items():
-            if record.inactive:
-                uris.pop(jobid, None)
+        if uris:
+            for jobid, record in records.items():
+                if record.inactive:
+                    uris.pop(jobid, None)
         # in key order (a stable sort by job keeps each job's positions in order), the
         # B-tree takes the rows page by page instead of all over
         chunks.sort(key=_first_jobid)
