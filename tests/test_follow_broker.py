@@ -42,7 +42,15 @@ def test_the_jobs_of_a_batch_jobs_instance_are_linked_to_it(database, tmp_path):
         )
         wait_until(database.exists, "ingest made no database")
         batch = broker.run(
-            "batch", "-n1", "--wrap", "flux", "submit", f"--cc=1-{INNER_JOBS}", "--wait", "true"
+            "batch",
+            "-n1",
+            f"--output={tmp_path}/batch.out",
+            "--wrap",
+            "flux",
+            "submit",
+            f"--cc=1-{INNER_JOBS}",
+            "--wait",
+            "true",
         ).strip()
         batch_id = int(JobID(batch))
         broker.run("job", "attach", batch)  # until the batch job is over
