@@ -33,14 +33,15 @@ JOIN_INTERVAL = 0.2
 
 class Target(NamedTuple):
     """An instance to follow: how to open it, the name to store it under (None: its
-    own), the parent instance number and job it runs as, and its depth (0: named on the
-    command line)."""
+    own), the parent instance number and job it runs as, its depth (0: named on the
+    command line), and when to stop following it (None: when the fleet stops)."""
 
     open: Callable[[], Source]
     label: str
     name: str | None = None
     parent: tuple[int, int] | None = None
     depth: int = 0
+    stop_requested: Callable[[], bool] | None = None
 
 
 class Outcome(NamedTuple):
@@ -86,11 +87,10 @@ class Fleet:
         #: the children followed, by (parent instance number, job id)
         self.children: dict[tuple[int, int], _Child] = {}
 
-    def add(self, target: Target, child: _Child | None = None) -> None:
-        """Start following ``target`` in a thread of its own (``child``: its stop, for an
-        instance that runs as a job)."""
+    def add(self, target: Target) -> None:
+        """Start following ``target`` in a thread of its own."""
         thread = threading.Thread(
-            target=self._follow, args=(target, child), name=f"ingest {target.label}", daemon=True
+            target=self._follow, args=(target,), name=f"ingest {target.label}", daemon=True
         )
         with self.lock:
             self.threads.append(thread)
@@ -105,7 +105,7 @@ class Fleet:
                 return self.outcomes
             alive[0].join(JOIN_INTERVAL)
 
-    def _follow(self, target: Target, child: _Child | None = None) -> None:
+    def _follow(self, target: Target) -> None:
         started = time.monotonic()
         name: str | None = None
         description = target.label
@@ -116,7 +116,7 @@ class Fleet:
                 source = self.wrap_source(source)
             description = source.description
             name = target.name or source.instance
-            result, summary = self._store(target, source, name, child)
+            result, summary = self._store(target, source, name)
         except Exception as exc:
             error = exc
             if target.depth > 0:
@@ -132,14 +132,13 @@ class Fleet:
             self.outcomes.append(outcome)
 
     def _store(
-        self, target: Target, source: Source, name: str, child: _Child | None
+        self, target: Target, source: Source, name: str
     ) -> tuple[ingest.IngestResult | None, str | None]:
         parent, parent_jobid = target.parent or (None, None)
+        stop = target.stop_requested or self.stop_requested
         with open_store(self.db) as store:
             number = store.instance(name, source.description, parent, parent_jobid)
-            with leased(
-                store, number, name, wait=self.wait, stop_requested=self.stop_requested
-            ) as held:
+            with leased(store, number, name, wait=self.wait, stop_requested=stop) as held:
                 if not held:
                     return None, None
                 children = (
@@ -147,7 +146,6 @@ class Fleet:
                     if target.depth < self.max_depth
                     else None
                 )
-                stop = self.stop_requested if child is None else child.stop_requested
                 result = ingest.run(
                     source.handle,
                     store,
@@ -176,8 +174,9 @@ class Fleet:
             f"{parent_name}/{JobID(jobid).f58}",
             (parent, jobid),
             depth + 1,
+            child.stop_requested,
         )
-        self.add(target, child)
+        self.add(target)
 
     def child_over(self, parent: int, jobid: int) -> None:
         with self.lock:

@@ -100,7 +100,8 @@ def _check_names(rows: list[tuple]) -> None:
     """Refuse a name a store cannot take as text: a lone surrogate or a NUL, which JSON
     allows and neither SQLite (the first) nor PostgreSQL (the second) stores."""
     names = list(map(_name_of, rows))
-    if all(map(str.isascii, names)) and not any("\0" in name for name in names):
+    joined = "".join(names)
+    if joined.isascii() and "\0" not in joined:
         return  # all but always: looked at in C, no Python loop
     for name in names:
         if "\0" in name:
@@ -548,10 +549,9 @@ def command(args: Any, out: IO[str], err: IO[str]) -> int:
     # source that cannot be had, and a database that cannot be used leaves --record alone
     targets = _targets(args)
     open_store(args.db).close()  # made or brought up to date once, before the followers
-    line = _ProgressLine(err) if not args.quiet and err.isatty() else None
     single = len(targets) == 1 and not args.recursive
-    if not single:
-        line = None
+    # the progress line of one instance's history, on a terminal
+    line = _ProgressLine(err) if single and not args.quiet and err.isatty() else None
     handlers = logging.getLogger("fluxjournal").handlers if line is not None else []
     with contextlib.ExitStack() as stack:
         record = None

@@ -355,27 +355,20 @@ class PostgresStore:
     # -- writing -------------------------------------------------------------------------
 
     def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
-        """Store event rows and job rows in one transaction. When the connection is lost
-        before the commit is confirmed, the batch is written again on a new connection
-        unless the database shows it committed."""
-        while True:
-            try:
-                with self._errors():
-                    self._copy(events, jobs)
+        """Store event rows and job rows in one transaction. When it fails with the
+        connection lost or is rolled back to break a deadlock, it is tried again, on a new
+        connection for the first, unless the database shows the batch committed (a commit
+        whose answer was lost)."""
+        tried = False
+
+        def attempt() -> None:
+            nonlocal tried
+            if tried and self._committed(jobs):
                 return
-            except _ConnectionLost:
-                break
-            except _Deadlock:  # rolled back whole: nothing of it was committed
-                time.sleep(DEADLOCK_PAUSE)
-        while True:
-            self._reconnect()
-            try:
-                with self._errors():
-                    if not self._committed(jobs):
-                        self._copy(events, jobs)
-                    return
-            except (_ConnectionLost, _Deadlock):
-                continue
+            tried = True
+            self._copy(events, jobs)
+
+        self._retrying(attempt)
 
     def _copy(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None:
         with self._transaction() as db, db.cursor() as cursor:

@@ -217,7 +217,6 @@ class Statements:
             "INSERT INTO instances (name, source, first_seen, parent, parent_jobid)"
             f" VALUES ({m}, {m}, {m}, {m}, {m}) RETURNING instance"
         )
-        self.instance_of = f"SELECT name, parent, parent_jobid FROM instances WHERE instance = {m}"
         self.schema_version_of = "SELECT value FROM meta WHERE key = 'schema_version'"
         self.set_schema_version = (
             f"UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"
@@ -249,10 +248,6 @@ class Statements:
         self.count_events = f"SELECT COUNT(*) FROM events WHERE instance = {m}"
         self.count_jobs_by_state = (
             f"SELECT state, COUNT(*) FROM jobs WHERE instance = {m} GROUP BY state ORDER BY state"
-        )
-        self.children_of = (
-            "SELECT instance, name, parent_jobid FROM instances"
-            f" WHERE parent = {m} ORDER BY parent_jobid"
         )
 
     def _insert(self, table: str) -> str:
