@@ -196,14 +196,13 @@ def test_ingest_of_a_long_live_stream_keeps_python_memory_flat(impl, monkeypatch
     monkeypatch.setattr(ingest.Ingest, "flush", measured_flush)
     monkeypatch.setattr(ingest, "BATCH_EVENTS", 5_000)  # a flush, and a sample, that often
     handle = SimulatedFlux(jobs=100, live=INGEST_WARMUP + INGEST_EVENTS, seed=5, ends=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        with open_store(os.path.join(tmp, "journal.db")) as store:
-            instance = store.instance("long", "test")
-            tracemalloc.start()
-            try:
-                result = ingest.run(handle, store, instance, core=impl)
-            finally:
-                tracemalloc.stop()
+    with tempfile.TemporaryDirectory() as tmp, open_store(os.path.join(tmp, "db")) as store:
+        instance = store.instance("long", "test")
+        tracemalloc.start()
+        try:
+            result = ingest.run(handle, store, instance, core=impl)
+        finally:
+            tracemalloc.stop()
     assert result.ended
     warm = [traced for stored, traced in samples if stored >= INGEST_WARMUP]
     assert len(warm) >= 5, samples
