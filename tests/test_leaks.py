@@ -52,8 +52,8 @@ LIVE_OBJECTS_PER_TYPE_GROWTH = 1_000
 LIVE_BLOCKS_GROWTH = 20_000
 #: The ingest run: events before measuring and measured, and the bound on its growth
 #: (the SQLite page cache lives outside the Python heap and is bounded by its pragma).
-INGEST_WARMUP = 20_000
-INGEST_EVENTS = 100_000
+INGEST_WARMUP = 10_000
+INGEST_EVENTS = 60_000
 INGEST_TRACED_GROWTH = 256 * 1024
 
 
