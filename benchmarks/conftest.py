@@ -68,6 +68,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--benchmark-disable)",
     )
     group.addoption(
+        "--bench-long-events",
+        type=int,
+        default=_env_int("FLUXJOURNAL_BENCH_LONG_EVENTS", 20_000),
+        help="live events of the long live run (env FLUXJOURNAL_BENCH_LONG_EVENTS; default "
+        "20000, the full run: 10000000)",
+    )
+    group.addoption(
+        "--bench-long-drains",
+        type=int,
+        default=_env_int("FLUXJOURNAL_BENCH_LONG_DRAINS", 20),
+        help="drains of the captures in the long run (env FLUXJOURNAL_BENCH_LONG_DRAINS; "
+        "default 20, the full run: 1000)",
+    )
+    group.addoption(
         "--bench-broker-jobs",
         type=int,
         default=_env_int("FLUXJOURNAL_BENCH_BROKER_JOBS", 0),
@@ -86,6 +100,8 @@ class Config:
     rounds: int
     memory: bool
     broker_jobs: int
+    long_events: int = 20_000
+    long_drains: int = 20
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +117,8 @@ def config(request: pytest.FixtureRequest) -> Config:
         rounds=max(1, opt("--bench-rounds")),
         memory=memory == "on" or (memory == "auto" and not disabled),
         broker_jobs=opt("--bench-broker-jobs"),
+        long_events=max(1, opt("--bench-long-events")),
+        long_drains=max(1, opt("--bench-long-drains")),
     )
 
 

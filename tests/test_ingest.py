@@ -423,6 +423,29 @@ def test_a_finished_job_with_the_same_count_but_another_last_entry_is_not_skippe
     assert job_rows(database)[5]["nevents"] == len(OVER) + 1
 
 
+def test_a_live_event_of_a_job_already_over_is_stored_after_its_stored_entries(impl, database):
+    """Once the history is stored, jobs that are over are forgotten (memory stays flat over
+    a long live stream); one that gets a live event all the same is read back from the
+    store: its new entry goes after the stored ones, an entry sent again is not stored
+    twice."""
+    later = entry(3000.0, "memo", note="after the end")
+    payloads = [
+        response(5, *OVER),
+        SENTINEL,
+        response(9, *OVER[:3]),
+        response(9, *OVER[3:]),
+        response(5, later),
+        response(5, OVER[5]),
+    ]
+    result = ingest_payloads(impl, database, payloads, once=False)
+    assert result.bad_responses == 0
+    log = stored_events(database)
+    assert [p for p, *_ in log[5]] == list(range(len(OVER) + 1))
+    assert log[5][-1][1:3] == (3000.0, "memo")
+    assert len(log[9]) == len(OVER)
+    assert job_rows(database)[5]["nevents"] == len(OVER) + 1
+
+
 def test_a_live_response_with_annotations_leaves_no_gap_in_positions(impl, database):
     live = {
         "id": 5,

@@ -6,6 +6,17 @@
 # spent), the sentinel (``sentinel_pending``), live (events queued in ``backlog``) and
 # ended (``ended``). A bad response raises once and changes no state. The twin in
 # _pycore.py is the same machine in Python; neither shares code with the other.
+#
+# One thread at a time: every call that moves the machine (start, poll, poll_batch, the
+# iterator, set_callback, the response callback) first claims the consumer for its
+# thread, and a call from another thread while the claim is held raises RuntimeError.
+# The claim is needed because the GIL is let go inside those calls (in the wait, and at
+# any call into Python: the handle's future, a hook, the user's callback, a finaliser
+# run by an allocation), and a second thread there would take or reset the same
+# response, read a History another thread is merging, or wait for ever on a stream the
+# other one ended. The same thread may come back in (a callback that polls). stop()
+# only sends the cancel, so it works from any thread: that is how a blocked poll() is
+# ended from outside.
 
 cdef object NO_EVENT = object()
 cdef Py_ssize_t C_DRAIN_LIMIT = DRAIN_LIMIT
@@ -50,16 +61,43 @@ cdef class ConsumerCore:
     cdef bint sentinel_pending
     cdef bint ended
     cdef bint seen_idle             # the last drain left the reader with nothing ready
+    cdef unsigned long owner        # the thread inside a call, while ``claims`` > 0
+    cdef Py_ssize_t claims          # how deep that thread is in (a callback may poll)
 
     @property
     def receives_natively(self):
         """True when responses are taken through libflux-core's functions, from C."""
         return self.future != NULL
 
+    # -- one thread at a time -------------------------------------------------------------
+
+    cdef int claim(self) except -1:
+        """Claim the consumer for this thread; RuntimeError while another thread holds it.
+
+        Nothing between the test and the set gives the GIL away, so two threads cannot
+        both pass it. Every claim is undone by :meth:`unclaim`, in a ``finally``.
+        """
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if self.claims and self.owner != me:
+            raise RuntimeError(IN_USE_MESSAGE.format(type(self).__name__))
+        self.owner = me
+        self.claims += 1
+        return 0
+
+    cdef inline void unclaim(self) noexcept:
+        self.claims -= 1
+
     # -- starting and stopping ----------------------------------------------------------
 
     def start(self):
         """Send the request (again, with the same options, if called twice) and return self."""
+        self.claim()
+        try:
+            return self.start_stream()
+        finally:
+            self.unclaim()
+
+    cdef object start_stream(self):
         rpc = self.handle.rpc(self.topic, self.request_payload, 0, FLUX_RPC_STREAMING)
         self.leave_stream()
         self.rpc = rpc
@@ -111,9 +149,16 @@ cdef class ConsumerCore:
         return self.deliver(timeout)
 
     cdef object deliver(self, object timeout):
-        cdef object event
         if self.rpc is None:
             raise RuntimeError("poll() called before start()")
+        self.claim()
+        try:
+            return self.deliver_claimed(timeout)
+        finally:
+            self.unclaim()
+
+    cdef object deliver_claimed(self, object timeout):
+        cdef object event
         while True:
             if not self.processing_inactive:
                 event = self.next_event()
@@ -133,12 +178,16 @@ cdef class ConsumerCore:
         cdef list out = []
         if self.rpc is None:
             raise RuntimeError("poll_batch() called before start()")
-        while True:
-            if not self.processing_inactive:
-                self.next_events(out, limit)
-                if out or self.ended:
-                    return out
-            self.receive(timeout)
+        self.claim()
+        try:
+            while True:
+                if not self.processing_inactive:
+                    self.next_events(out, limit)
+                    if out or self.ended:
+                        return out
+                self.receive(timeout)
+        finally:
+            self.unclaim()
 
     def __iter__(self):
         """Every event until the end of the stream (start() is called if needed).
@@ -190,10 +239,14 @@ cdef class ConsumerCore:
         It may be set before or after :meth:`start`; setting it again replaces it. At the
         end of the stream the reactor runs out of work and ``reactor_run()`` returns.
         """
-        self.cb = event_cb
-        self.cb_args = args
-        self.cb_kwargs = kwargs
-        self.set_then_cb()
+        self.claim()
+        try:
+            self.cb = event_cb
+            self.cb_args = args
+            self.cb_kwargs = kwargs
+            self.set_then_cb()
+        finally:
+            self.unclaim()
         return self
 
     cdef int set_then_cb(self) except -1:
@@ -224,6 +277,13 @@ cdef class ConsumerCore:
 
     cdef int on_response(self) except -1:
         """Take every ready response, then hand the events to the user's callback."""
+        self.claim()
+        try:
+            return self.on_response_claimed()
+        finally:
+            self.unclaim()
+
+    cdef int on_response_claimed(self) except -1:
         cdef object bad = None
         cdef object event
         try:

@@ -31,6 +31,7 @@ from cpython.long cimport (PyLong_AsLongLongAndOverflow, PyLong_CheckExact, PyLo
                           PyLong_FromSsize_t)
 from cpython.number cimport PyNumber_Float, PyNumber_Long
 from cpython.object cimport Py_EQ, PyObject_RichCompareBool, PyTypeObject
+from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 
 from cpython.tuple cimport (PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New,
@@ -47,9 +48,9 @@ from fluxjournal.hostlist import (MAX_IDS, decode_idset, encode_hostlist, encode
 from fluxjournal.jsontext import EMPTY_CONTEXT_TEXT, compact_json
 from fluxjournal.jobid import JobID
 from fluxjournal.payload import flux_cffi, reader_for
-from fluxjournal.protocol import (DRAIN_LIMIT, FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING, JOB_KIND,
-                                  JOB_TOPIC, RESOURCE_KIND, RESOURCE_TOPIC, name_filter,
-                                  stock_kind)
+from fluxjournal.protocol import (DRAIN_LIMIT, FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING,
+                                  IN_USE_MESSAGE, JOB_KIND, JOB_TOPIC, RESOURCE_KIND,
+                                  RESOURCE_TOPIC, name_filter, stock_kind)
 
 _os_strerror = _os.strerror
 

@@ -12,6 +12,7 @@ import errno
 import json
 import re
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -454,6 +455,25 @@ class JournalConsumerBase(ABC):
         self._history: Any = None
         self._sentinel_pending = False
         self._ended = False
+        # Held by the thread inside a call that moves the state (see _claim); reentrant,
+        # so that a callback may poll.
+        self._owner = threading.RLock()
+
+    # -- one thread at a time ---------------------------------------------------------
+
+    def _claim(self) -> None:
+        """Claim the consumer for this thread; RuntimeError while another thread holds it.
+
+        As in ``_core``: start, poll, poll_batch, the iterator, set_callback and the
+        response callback each claim it, stop() does not (it only sends the cancel). The
+        claim never waits: a second thread is told at once, instead of being made to take
+        whatever share of the events the first one leaves. Undone by ``_unclaim``.
+        """
+        if not self._owner.acquire(blocking=False):
+            raise RuntimeError(protocol.IN_USE_MESSAGE.format(type(self).__name__))
+
+    def _unclaim(self) -> None:
+        self._owner.release()
 
     # -- hooks, as in flux-core -------------------------------------------------------
 
@@ -484,13 +504,18 @@ class JournalConsumerBase(ABC):
 
     def start(self) -> JournalConsumerBase:
         """Send the request (again, with the same options, if called twice) and return self."""
-        self.rpc = self.handle.rpc(self.topic, self.request_payload, 0, protocol.FLUX_RPC_STREAMING)
-        self._reader = reader_for(self.rpc)
-        self._kind = protocol.stock_kind(type(self))
-        if self._kind is not None and self.processing_inactive and self._history is None:
-            self._history = History(self.since, self._kind == protocol.RESOURCE_KIND)
-        self._ended = False
-        self._set_then_cb()
+        self._claim()
+        try:
+            rpc = self.handle.rpc(self.topic, self.request_payload, 0, protocol.FLUX_RPC_STREAMING)
+            self.rpc = rpc
+            self._reader = reader_for(rpc)
+            self._kind = protocol.stock_kind(type(self))
+            if self._kind is not None and self.processing_inactive and self._history is None:
+                self._history = History(self.since, self._kind == protocol.RESOURCE_KIND)
+            self._ended = False
+            self._set_then_cb()
+        finally:
+            self._unclaim()
         return self
 
     def stop(self) -> None:
@@ -520,14 +545,18 @@ class JournalConsumerBase(ABC):
         """
         if self.rpc is None:
             raise RuntimeError("poll() called before start()")
-        while True:
-            if not self.processing_inactive:
-                event = self._next_event()
-                if event is not _NOTHING:
-                    return event
-                if self._ended:
-                    return None
-            self._receive(timeout)
+        self._claim()
+        try:
+            while True:
+                if not self.processing_inactive:
+                    event = self._next_event()
+                    if event is not _NOTHING:
+                        return event
+                    if self._ended:
+                        return None
+                self._receive(timeout)
+        finally:
+            self._unclaim()
 
     def poll_batch(self, limit: int = 64, timeout: float = -1.0) -> list:
         """Return up to ``limit`` events at once: waits like :meth:`poll` for the first,
@@ -539,12 +568,16 @@ class JournalConsumerBase(ABC):
         if self.rpc is None:
             raise RuntimeError("poll_batch() called before start()")
         out: list = []
-        while True:
-            if not self.processing_inactive:
-                self._next_events(out, limit)
-                if out or self._ended:
-                    return out
-            self._receive(timeout)
+        self._claim()
+        try:
+            while True:
+                if not self.processing_inactive:
+                    self._next_events(out, limit)
+                    if out or self._ended:
+                        return out
+                self._receive(timeout)
+        finally:
+            self._unclaim()
 
     def __iter__(self) -> Iterator[Any]:
         """Every event until the end of the stream (start() is called if needed).
@@ -567,10 +600,14 @@ class JournalConsumerBase(ABC):
         It may be set before or after :meth:`start`; setting it again replaces it. At the
         end of the stream the reactor runs out of work and ``reactor_run()`` returns.
         """
-        self.cb = event_cb
-        self.cb_args = args
-        self.cb_kwargs = kwargs
-        self._set_then_cb()
+        self._claim()
+        try:
+            self.cb = event_cb
+            self.cb_args = args
+            self.cb_kwargs = kwargs
+            self._set_then_cb()
+        finally:
+            self._unclaim()
         return self
 
     def _set_then_cb(self) -> None:
@@ -580,6 +617,13 @@ class JournalConsumerBase(ABC):
 
     def _on_response(self, future: Any) -> None:
         """The then-callback: take every ready response, then hand events to the user."""
+        self._claim()
+        try:
+            self._take_responses()
+        finally:
+            self._unclaim()
+
+    def _take_responses(self) -> None:
         bad = None
         try:
             self._drain()

@@ -1136,6 +1136,28 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--instances", type=_positive, default=10, help="instances at once (default 10)"
     )
+    from fluxjournal import bench_long
+
+    group = parser.add_argument_group(
+        "long runs",
+        "--long measures memory over long runs instead, each implementation (--impls) in a "
+        "fresh child: --long-drains drains of every capture in tests/data, and one "
+        "SimulatedFlux live stream of --long-events events; RSS, C heap, allocated blocks "
+        "and tracked objects after a warm-up and at the end (see fluxjournal.bench_long).",
+    )
+    group.add_argument("--long", action="store_true", help="run the long runs (see above)")
+    group.add_argument(
+        "--long-events",
+        type=_positive,
+        default=bench_long.LONG_EVENTS,
+        help=f"live events of the long live run (default {bench_long.LONG_EVENTS:,})",
+    )
+    group.add_argument(
+        "--long-drains",
+        type=_positive,
+        default=bench_long.LONG_DRAINS,
+        help=f"drains of the captures (default {bench_long.LONG_DRAINS:,})",
+    )
     return parser
 
 
@@ -1266,6 +1288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the headline comparisons, print the table; 0 on success, 2 on a usage error."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.long:
+        from fluxjournal import bench_long
+
+        return bench_long.main(args, argv)
     if args.postgres:
         from fluxjournal import bench_postgres
 

@@ -158,9 +158,19 @@ class Ingest:
         self.pending_rows = 0
         self.pending_jobs: dict[int, JobRecord] = {}
         self.stored_events = 0
-        #: the jobs whose rows this run wrote
+        #: the jobs whose rows this run wrote (but those forgotten, which are counted)
         self.jobs_written: set[int] = set()
         self.history_events = 0
+        #: Once the history is stored, a job that is over is forgotten as soon as it is
+        #: written: its cursor is let go of, so that a long live stream does not keep one
+        #: per job for ever. The job manager sends nothing of a job once it is over; should
+        #: a live event come for one all the same, its cursor is read back from the store
+        #: (:meth:`_recall`).
+        self.forgetting = False
+        #: the largest id of a forgotten job: a job above it was never forgotten
+        self.forgotten_up_to = -1
+        #: the jobs written by this run and forgotten since
+        self.forgotten_written = 0
 
     # -- the history: one response per job, its whole eventlog so far ------------------
 
@@ -196,6 +206,8 @@ class Ingest:
         """Take one live response: its entries follow what is stored of its job."""
         jobid = response.id
         cursor = self.cursors.get(jobid)
+        if cursor is None and jobid <= self.forgotten_up_to:
+            cursor = self._recall(jobid)
         stored = cursor.nevents if cursor is not None else 0
         rows = response.rows((self.instance, jobid), 0, stored)
         if any(row[_NAME] in JOURNAL_ONLY for row in rows):
@@ -207,6 +219,45 @@ class Ingest:
         if record is None:
             record = self._record(jobid, cursor)
         self._take(jobid, record, rows, response)
+
+    # -- forgetting the jobs that are over -----------------------------------------------
+
+    def forget_finished(self) -> None:
+        """The history is stored: from now on forget each job once it is over and written,
+        and forget those that already are (every stored job the journal will not send
+        again). Called right after a flush, so that nothing of theirs waits."""
+        self.forgetting = True
+        self.history_jobs = set()
+        over = [jobid for jobid, cursor in self.cursors.items() if cursor.inactive]
+        for jobid in over:
+            self._forget(jobid)
+
+    def _forget(self, jobid: int) -> None:
+        self.cursors.pop(jobid, None)
+        if jobid in self.jobs_written:
+            self.jobs_written.discard(jobid)
+            self.forgotten_written += 1
+        self.forgotten_up_to = max(self.forgotten_up_to, jobid)
+
+    def _recall(self, jobid: int) -> JobCursor | None:
+        """The cursor of a job that may have been forgotten, from what the store holds of
+        it; None for a job the store does not know."""
+        stored = self.store.job(self.instance, jobid)
+        if not stored.entries:
+            return None
+        record = self.core.JobRecord(jobid)
+        record.apply(stored.entries, stored.jobspec, stored.R)
+        cursor = JobCursor(
+            len(stored.entries), record.inactive, record.t_submit, stored.entries[-1][0]
+        )
+        self.cursors[jobid] = cursor
+        return cursor
+
+    @property
+    def stored_jobs(self) -> int:
+        """How many jobs this run wrote rows of (a job forgotten, then recalled and written
+        again, counts twice: the job manager never sends one)."""
+        return len(self.jobs_written) + self.forgotten_written
 
     # -- what both have in common ------------------------------------------------------
 
@@ -301,6 +352,10 @@ class Ingest:
         self.store.write(events, jobs)
         self.stored_events += len(events)
         self.jobs_written.update(records)
+        if self.forgetting:
+            for jobid, record in records.items():
+                if record.inactive:
+                    self._forget(jobid)
 
 
 class Progress:
@@ -459,6 +514,7 @@ def run(
                 store.build_indexes()
                 deferred = False
             if not once:
+                ingest.forget_finished()
                 if carried is not None:
                     _store_live_response(reader, ingest, carried)
                 _store_live(reader, ingest, stop_requested)
@@ -477,7 +533,7 @@ def run(
     return IngestResult(
         reader.responses,
         ingest.stored_events,
-        len(ingest.jobs_written),
+        ingest.stored_jobs,
         ingest.history_events,
         reader.bad,
         stream.ended,

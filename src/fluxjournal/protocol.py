@@ -25,6 +25,14 @@ DRAIN_LIMIT = 256
 #: called as flux-core calls them, on decoded dicts.
 HOOKS = ("process_response", "create_event", "is_empty_response", "request_payload")
 
+#: What a consumer raises (RuntimeError) when a thread calls it while another thread is
+#: inside it: its state is one stream's, taken by one caller at a time. ``{}`` is the
+#: consumer's class name.
+IN_USE_MESSAGE = (
+    "{} is in use by another thread: a consumer takes one call at a time "
+    "(give each thread a consumer of its own, or hand events on through a queue)"
+)
+
 #: What the stock classes deliver (their ``_stock_kind``): JournalEvent or ResourceJournalEvent.
 JOB_KIND = "job"
 RESOURCE_KIND = "resource"
