@@ -98,3 +98,22 @@ def test_many_jobs_with_odd_timestamps(impl, seed):
     payloads = payloads_for(runs)
     for since in (0.0, -2.0, -1e301):
         assert delivered(impl, payloads, since, 0) == expected(payloads, since)
+
+
+@pytest.mark.parametrize("when", ["while adding", "after finish"])
+def test_a_second_init_is_refused_and_the_history_stays_whole(impl, when):
+    """Calling ``__init__`` again would leave the records pointing into responses it
+    replaced: it is refused, and everything kept so far is still delivered as it was."""
+    payloads = payloads_for([[3.0, 4.0], [1.0], [2.0, 5.0]])
+    history = impl.History(0.0)
+    for payload in payloads:
+        history.add(impl.decode_response(payload))
+    if when == "after finish":
+        history.finish()
+    with pytest.raises(RuntimeError, match="already initialised"):
+        history.__init__(since=4.5, resource=True)
+    history.finish()
+    events = history.take()
+    assert [event["name"] for event in events] == expected(payloads, 0.0)
+    assert all(type(event) is impl.JournalEvent for event in events)  # not resource events
+    assert history.next() is None

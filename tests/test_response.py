@@ -289,3 +289,11 @@ def test_a_bad_str_payload_with_a_lone_surrogate_is_a_malformed_response(impl):
     with pytest.raises(MalformedResponse, match="event 0 has no name") as info:
         impl.decode_response(payload)
     assert info.value.response == payload
+
+
+def test_rows_refuse_a_prefix_that_is_not_a_tuple(impl):
+    """The prefix is copied into every row: None is refused, not read as a tuple."""
+    response = impl.decode_response(FULL[0])
+    with pytest.raises(TypeError):
+        response.rows(None)
+    assert response.rows(("x",))[0][0] == "x"

@@ -194,14 +194,22 @@ cdef class History:
     cdef double since
     cdef bint finished
     cdef bint resource
+    cdef bint initialised             # __init__ has run: it may not run again
 
-    def __init__(self, since=0.0, resource=False):
+    def __cinit__(self, *args, **kwargs):
+        # Every index a record holds is into this list: it is made here, once, so that no
+        # call from Python can replace it under the records.
         self.responses = []
         # It only ever holds Responses (which the collector does not track) and None: with
         # millions of them, every full collection would walk it for nothing.
         PyObject_GC_UnTrack(<PyObject *>self.responses)
+
+    def __init__(self, since=0.0, resource=False):
+        if self.initialised:
+            raise RuntimeError("History is already initialised")
         self.since = since
         self.resource = resource
+        self.initialised = True
 
     def __dealloc__(self):
         free(self.records)

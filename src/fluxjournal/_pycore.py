@@ -344,6 +344,8 @@ class History:
     """The journal's history until the sentinel, delivered in timestamp order (see ``_core``)."""
 
     def __init__(self, since: float = 0.0, resource: bool = False) -> None:
+        if "finished" in vars(self):  # as _core's: entries kept so far belong to the first
+            raise RuntimeError("History is already initialised")
         self.since = since
         self.resource = resource
         self.finished = False

@@ -453,7 +453,7 @@ cdef class Response:
         return PyUnicode_DecodeUTF8(<const char *>(self.buf + start), stop - start,
                                     "surrogatepass")
 
-    def rows(self, tuple prefix, Py_ssize_t start=0, Py_ssize_t offset=0):
+    def rows(self, tuple prefix not None, Py_ssize_t start=0, Py_ssize_t offset=0):
         """The entries from index ``start`` on, one tuple each: ``prefix`` followed by
         (position, timestamp, name, context), where position is the entry's index plus
         ``offset`` and context is JSON text (``{}`` when the entry has none)."""
