@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -117,3 +118,52 @@ def test_a_second_init_is_refused_and_the_history_stays_whole(impl, when):
     assert [event["name"] for event in events] == expected(payloads, 0.0)
     assert all(type(event) is impl.JournalEvent for event in events)  # not resource events
     assert history.next() is None
+
+
+#: Enough jobs, each a run of its own, for the merge to be long enough for another thread
+#: to be scheduled while it runs.
+MERGED_JOBS = 100_000
+#: What the other thread tries to add meanwhile.
+LATE_JOBS = 2_000
+
+
+def test_a_history_being_merged_refuses_to_be_changed(impl):
+    """``finish()`` may let other threads run while it merges; an ``add()`` from one of
+    them then is refused, never half taken: what comes out is exactly what was added."""
+    rng = random.Random(5)
+    history = impl.History()
+
+    def one_event(job: int, name: str) -> bytes:
+        return json.dumps(
+            {"id": job, "events": [{"timestamp": rng.uniform(0, 1e6), "name": name}]}
+        ).encode()
+
+    for job in range(MERGED_JOBS):
+        history.add(impl.decode_response(one_event(job, "early")))
+    late = [impl.decode_response(one_event(MERGED_JOBS + job, "late")) for job in range(LATE_JOBS)]
+    merging = threading.Event()
+    taken, refused = [], []
+
+    def add_meanwhile():
+        merging.wait()
+        for response in late:
+            try:
+                history.add(response)
+            except RuntimeError as exc:
+                refused.append(str(exc))
+            else:
+                taken.append(response)
+
+    other = threading.Thread(target=add_meanwhile)
+    other.start()
+    merging.set()
+    history.finish()
+    other.join()
+    events = history.take()
+    names = [event["name"] for event in events]
+    assert len(taken) + len(refused) == LATE_JOBS
+    assert names.count("late") == len(taken)
+    assert len(names) == MERGED_JOBS + len(taken)
+    assert all("being merged" in why or "after finish()" in why for why in refused)
+    stamps = [event.timestamp for event in events]
+    assert stamps == sorted(stamps)

@@ -195,6 +195,7 @@ cdef class History:
     cdef bint finished
     cdef bint resource
     cdef bint initialised             # __init__ has run: it may not run again
+    cdef bint merging                 # finish() runs without the GIL: nothing may change
 
     def __cinit__(self, *args, **kwargs):
         # Every index a record holds is into this list: it is made here, once, so that no
@@ -247,11 +248,20 @@ cdef class History:
         """Keep the entries of one backlog response that are newer than ``since``."""
         return self.add_response(response)
 
+    cdef int check_idle(self, str what) except -1:
+        """Refuse ``what`` while another thread merges: the merge reads the records
+        without the GIL, so nothing may grow, move or read them meanwhile."""
+        if self.merging:
+            raise RuntimeError(f"History.{what}() while it is being merged")
+        return 0
+
     cdef Py_ssize_t add_response(self, Response response) except -1:
         cdef Py_ssize_t k, kept = 0
-        cdef Py_ssize_t index = len(self.responses)
+        cdef Py_ssize_t index
         cdef double previous = -INFINITY
         cdef double stamp
+        self.check_idle("add")
+        index = len(self.responses)
         if self.finished:
             raise RuntimeError("History.add() after finish()")
         if index >= INT_MAX or self.count + response.count >= INT_MAX:
@@ -278,26 +288,32 @@ cdef class History:
         self.merge()
 
     cdef int merge(self) except -1:
+        """Merge the runs into ``order``, the GIL released: ``merging`` holds off every
+        other call that would change or read the records until it is done."""
         cdef RunHead *waiting
         cdef RunHead *heap
+        cdef int *order
+        self.check_idle("finish")
         if self.finished:
             return 0
         waiting = <RunHead *>malloc(max(self.nruns, 1) * sizeof(RunHead))
         heap = <RunHead *>malloc(max(self.nruns, 1) * sizeof(RunHead))
-        self.order = <int *>malloc(max(self.count, 1) * sizeof(int))
-        if waiting == NULL or heap == NULL or self.order == NULL:
+        order = <int *>malloc(max(self.count, 1) * sizeof(int))
+        if waiting == NULL or heap == NULL or order == NULL:
             free(waiting)
             free(heap)
-            free(self.order)
-            self.order = NULL
+            free(order)
             raise MemoryError()
+        self.merging = True
         with nogil:
             merge_runs(self.records, self.run_starts, self.nruns, self.count, waiting, heap,
-                       self.order)
+                       order)
+        self.merging = False
         free(waiting)
         free(heap)
         free(self.run_starts)
         self.run_starts = NULL
+        self.order = order
         self.finished = True
         return 0
 
@@ -353,6 +369,7 @@ cdef class History:
         return self.next_event()
 
     cdef object next_event(self):
+        self.check_idle("next")
         if not self.finished:
             raise RuntimeError("History.next() before finish()")
         if self.delivered == self.count:
@@ -366,6 +383,7 @@ cdef class History:
         """Build and return up to ``limit`` events (all when -1), in timestamp order."""
         cdef list out = []
         cdef Py_ssize_t stop
+        self.check_idle("take")
         if not self.finished:
             raise RuntimeError("History.take() before finish()")
         stop = self.count if limit < 0 else min(self.count, self.delivered + limit)

@@ -12,6 +12,7 @@ import errno
 import json
 import re
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -352,25 +353,30 @@ class History:
         self._kept: list[tuple[float, Response, dict]] = []
         self._order: list[tuple[float, Response, dict]] = []
         self._delivered = 0
+        # Threads may switch inside the sort: an add() from another thread then waits, so
+        # that it is either in the sort or refused after it, never lost in between.
+        self._changing = threading.Lock()
 
     def add(self, response: Response) -> int:
         """Keep the entries of one backlog response that are newer than ``since``."""
-        if self.finished:
-            raise RuntimeError("History.add() after finish()")
-        kept = [
-            (float(entry["timestamp"]), response, entry)
-            for entry in response._entries
-            if float(entry["timestamp"]) > self.since
-        ]
-        self._kept.extend(kept)
+        with self._changing:
+            if self.finished:
+                raise RuntimeError("History.add() after finish()")
+            kept = [
+                (float(entry["timestamp"]), response, entry)
+                for entry in response._entries
+                if float(entry["timestamp"]) > self.since
+            ]
+            self._kept.extend(kept)
         return len(kept)
 
     def finish(self) -> None:
         """Sort the kept entries by timestamp, ties in arrival order (a stable sort)."""
-        if not self.finished:
-            self._order = sorted(self._kept, key=lambda item: item[0])
-            self._kept = []
-            self.finished = True
+        with self._changing:
+            if not self.finished:
+                self._order = sorted(self._kept, key=lambda item: item[0])
+                self._kept = []
+                self.finished = True
 
     def __len__(self) -> int:
         return len(self._order) - self._delivered
