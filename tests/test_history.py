@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_response import ABOVE_LOWEST, LOWEST_INT_LIMIT, int_digits_limit
+
+from fluxjournal import MalformedResponse
 
 STAMPS = st.one_of(
     st.integers(-3, 3).map(float),
@@ -167,3 +171,38 @@ def test_a_history_being_merged_refuses_to_be_changed(impl):
     assert all("being merged" in why or "after finish()" in why for why in refused)
     stamps = [event.timestamp for event in events]
     assert stamps == sorted(stamps)
+
+
+@pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="no int() digit limit")
+@pytest.mark.parametrize("how", ["take", "next"])
+def test_an_event_that_cannot_be_built_is_raised_once_after_the_ones_before_it(how):
+    """The compiled core builds history events as they are delivered: one that can no
+    longer be built (an integer int() refuses since its limit was lowered) raises once,
+    after the events before it were delivered, and the history goes on after it."""
+    core = pytest.importorskip("fluxjournal._core")
+    long_number = "4" * ABOVE_LOWEST
+    payloads = [
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"a"}]}',
+        b'{"id":2,"events":[{"timestamp":2.0,"name":"b","context":{"n":%s}}]}'
+        % long_number.encode(),
+        b'{"id":3,"events":[{"timestamp":3.0,"name":"c"}]}',
+    ]
+    history = core.History()
+    for payload in payloads:
+        history.add(core.decode_response(payload))
+    history.finish()
+
+    def deliver():
+        if how == "take":
+            return [event.name for event in history.take()]
+        event = history.next()
+        return [] if event is None else [event.name]
+
+    with int_digits_limit(LOWEST_INT_LIMIT):
+        assert deliver() == ["a"]
+        with pytest.raises(MalformedResponse, match="Exceeds the limit") as info:
+            deliver()
+        assert info.value.response == payloads[1]
+        assert deliver() == ["c"]
+        assert deliver() == []
+        assert len(history) == 0

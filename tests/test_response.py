@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import sys
 import time
 import weakref
 
@@ -194,6 +196,10 @@ def test_odd_entries_build_exactly_what_flux_core_builds(impl, payload):
     assert [type(e["timestamp"]) for e in events] == [type(x[1]["timestamp"]) for x in expected]
 
 
+#: Digits of an integer longer than int() converts by default (sys.get_int_max_str_digits()).
+INT_DIGITS = 4300
+TOO_LONG = b"7" * (INT_DIGITS + 1)
+
 MALFORMED = [
     (b"", "invalid JSON"),
     (b'{"id":1,"events":[', "invalid JSON"),
@@ -215,6 +221,17 @@ MALFORMED = [
         "event 0: timestamp is not a number",
     ),
     (b'{"id":"1","events":[]}', "id is not an integer"),
+    # longer than int() converts: json.loads refuses the document, wherever it is
+    (
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"a","context":{"n":' + TOO_LONG + b"}}]}",
+        "invalid JSON: Exceeds the limit",
+    ),
+    (
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"a"}],"jobspec":[-' + TOO_LONG + b"]}",
+        "invalid JSON: Exceeds the limit",
+    ),
+    (b'{"id":1,"events":[],"R":{"x":' + TOO_LONG + b"}}", "invalid JSON: Exceeds the limit"),
+    (b'{"id":' + TOO_LONG + b',"events":[]}', "invalid JSON: Exceeds the limit"),
     (b'{"id":1.0,"events":[]}', "id is not an integer"),
     (b'{"id":true,"events":[]}', "id is not an integer"),
 ]
@@ -297,3 +314,55 @@ def test_rows_refuse_a_prefix_that_is_not_a_tuple(impl):
     with pytest.raises(TypeError):
         response.rows(None)
     assert response.rows(("x",))[0][0] == "x"
+
+
+def test_integers_as_long_as_int_converts_are_kept(impl):
+    longest = b"9" * INT_DIGITS
+    payload = (
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"submit","context":{"n":-'
+        + longest
+        + b'}}],"jobspec":{"m":'
+        + longest
+        + b"}}"
+    )
+    (event,) = impl.decode_response(payload).job_events()
+    assert event.context == {"n": -int(longest)}
+    assert event.jobspec == {"m": int(longest)}
+
+
+@contextlib.contextmanager
+def int_digits_limit(limit: int):
+    """``sys.set_int_max_str_digits(limit)`` for the duration."""
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(limit)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(before)
+
+
+#: The smallest limit sys.set_int_max_str_digits() takes, and a number of digits above it.
+LOWEST_INT_LIMIT = 640
+ABOVE_LOWEST = 700
+
+
+@pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="no int() digit limit")
+def test_a_limit_lowered_after_decoding_gives_a_malformed_response_not_an_internal_error():
+    """The compiled core builds values when they are asked for: an integer the scan took
+    that int() refuses by then is a MalformedResponse naming the response (the twin has
+    built everything when it decodes)."""
+    core = pytest.importorskip("fluxjournal._core")
+    payload = (
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"a","context":{"n":'
+        + b"3" * ABOVE_LOWEST
+        + b"}}]}"
+    )
+    response = core.decode_response(payload)
+    with int_digits_limit(LOWEST_INT_LIMIT):
+        for build in (response.job_events, response.resource_events, response.entries):
+            with pytest.raises(MalformedResponse, match="Exceeds the limit") as info:
+                build()
+            assert info.value.response == payload
+        with pytest.raises(MalformedResponse, match="Exceeds the limit"):
+            response.rows(())
+    assert response.job_events()[0].context == {"n": int(b"3" * ABOVE_LOWEST)}

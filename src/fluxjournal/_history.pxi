@@ -337,10 +337,11 @@ cdef class History:
         return self.count - self.delivered
 
     cdef object build(self, HistoryRecord *rec):
+        """The event of ``rec``, built from its Response's payload. A value the scan
+        accepted that can no longer be built raises MalformedResponse."""
         cdef Response response = <Response>self.responses[rec.response]
         cdef EntryRecord entry
         cdef Cursor c
-        cdef object event
         entry.timestamp = rec.timestamp
         entry.start = <int>(rec.text - response.buf)
         entry.timestamp_form = rec.timestamp_form
@@ -354,15 +355,40 @@ cdef class History:
         c.scratch_cap = 0
         try:
             if self.resource:
-                event = response.resource_event(&c, &entry)
-            else:
-                event = response.job_event(&c, &entry, response.shared_jobid())
+                return response.resource_event(&c, &entry)
+            return response.job_event(&c, &entry, response.shared_jobid())
+        except _Fail as failure:
+            raise response.unbuildable(failure) from None
         finally:
             free(c.scratch)
-        self.pending[rec.response] -= 1
-        if self.pending[rec.response] == 0:
-            self.responses[rec.response] = None
+
+    cdef object deliver_next(self, bint skip_malformed):
+        """Build the next event in order and count it delivered, letting go of its
+        Response once all of that Response's events are out.
+
+        An event that raises is left to deliver, but for a MalformedResponse when
+        ``skip_malformed``: that one is counted delivered too, so that the history moves
+        past it (the error is raised once).
+        """
+        cdef HistoryRecord *rec = self.delivery(self.delivered)
+        cdef Py_ssize_t index = rec.response
+        self.prefetch(self.delivered + PREFETCH_DISTANCE)
+        try:
+            event = self.build(rec)
+        except MalformedResponse:
+            if skip_malformed:
+                self.spend(index)
+            raise
+        self.spend(index)
         return event
+
+    cdef int spend(self, Py_ssize_t index) except -1:
+        """One more event of response ``index`` is delivered."""
+        self.delivered += 1
+        self.pending[index] -= 1
+        if self.pending[index] == 0:
+            self.responses[index] = None
+        return 0
 
     def next(self):
         """Build and return the next event in timestamp order, or None when none is left."""
@@ -374,13 +400,14 @@ cdef class History:
             raise RuntimeError("History.next() before finish()")
         if self.delivered == self.count:
             return None
-        self.prefetch(self.delivered + PREFETCH_DISTANCE)
-        event = self.build(self.delivery(self.delivered))
-        self.delivered += 1  # only once built: a failed build leaves the event to deliver
-        return event
+        return self.deliver_next(True)
 
     def take(self, Py_ssize_t limit=-1):
-        """Build and return up to ``limit`` events (all when -1), in timestamp order."""
+        """Build and return up to ``limit`` events (all when -1), in timestamp order.
+
+        When building one raises, the events built before it are returned and the error
+        is raised by the next call instead: none is lost.
+        """
         cdef list out = []
         cdef Py_ssize_t stop
         self.check_idle("take")
@@ -388,7 +415,11 @@ cdef class History:
             raise RuntimeError("History.take() before finish()")
         stop = self.count if limit < 0 else min(self.count, self.delivered + limit)
         while self.delivered < stop:
-            self.prefetch(self.delivered + PREFETCH_DISTANCE)
-            out.append(self.build(self.delivery(self.delivered)))
-            self.delivered += 1
+            try:
+                event = self.deliver_next(len(out) == 0)
+            except BaseException:
+                if out:
+                    break  # the next call builds it again, first, and raises then
+                raise
+            out.append(event)
         return out

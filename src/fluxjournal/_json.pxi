@@ -496,10 +496,14 @@ cdef struct Decimal:
     bint negative
 
 
+cdef enum:
+    SMALL_NUMBER_TEXT = 64       # number texts shorter than this are copied on the stack
+
+
 cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint is_float,
                              Decimal *d):
     """Convert the validated number text [start, stop) exactly as ``float()``/``int()`` do."""
-    cdef char small[64]
+    cdef char small[SMALL_NUMBER_TEXT]
     cdef bytes big
     cdef const char *text
     cdef Py_ssize_t n = stop - start
@@ -508,7 +512,7 @@ cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint 
         return PyLong_FromLongLong(-<long long>d.mantissa if d.negative else <long long>d.mantissa)
     if is_float and d.digits <= 19 and fj_decimal_to_double(d.mantissa, d.exp10, d.negative, &value):
         return PyFloat_FromDouble(value)
-    if n < 64:
+    if n < SMALL_NUMBER_TEXT:
         memcpy(small, c.buf + start, n)
         small[n] = 0
         text = small
@@ -521,6 +525,30 @@ cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint 
         return PyLong_FromString(text, NULL, 10)
     except ValueError as exc:  # beyond sys.get_int_max_str_digits()
         fail(str(exc), start)
+
+
+#: The smallest limit ``sys.set_int_max_str_digits()`` accepts (0, no limit, aside): an
+#: integer with no more digits than this is always converted, so the limit is only read
+#: for longer ones.
+cdef Py_ssize_t INT_DIGITS_FLOOR = 640
+#: ``sys.get_int_max_str_digits``, on the Pythons that limit ``int()`` (3.11, and the
+#: security releases of 3.7 to 3.10); None on the others.
+cdef object get_int_max_str_digits = getattr(_sys, "get_int_max_str_digits", None)
+
+
+cdef int check_int_digits(Cursor *c, Py_ssize_t start, Py_ssize_t stop,
+                          Decimal *d) except -1:
+    """Refuse, with ``int()``'s own message, an integer that ``int()`` would refuse for
+    its length: ``json.loads`` refuses the whole document for it, so validating a value
+    without building it must too, or a payload could pass the scan and fail to build."""
+    cdef Py_ssize_t limit
+    if d.digits <= INT_DIGITS_FLOOR or get_int_max_str_digits is None:
+        return 0
+    limit = get_int_max_str_digits()
+    if limit == 0 or d.digits <= limit:
+        return 0
+    number_from_text(c, start, stop, False, d)  # raises int()'s error, as a failure
+    return 0
 
 
 cdef inline bint eight_digits(unsigned long long word) noexcept nogil:
@@ -596,11 +624,14 @@ cdef Py_ssize_t match_number(Cursor *c, Py_ssize_t i, Decimal *d, bint *is_float
     """The offset after the number at ``i``, matched with json's grammar and lookahead.
 
     ``d`` gets its digits and decimal exponent, ``is_float`` whether it has a fraction or
-    an exponent.
+    an exponent. An integer longer than ``int()`` converts is refused here, as
+    ``json.loads`` refuses it.
     """
     cdef Py_ssize_t end = number_end(c.buf, i, c.length, d, is_float)
     if end < 0:
         fail("Expecting value", i)
+    if not is_float[0]:
+        check_int_digits(c, i, end, d)
     return end
 
 

@@ -367,9 +367,18 @@ cdef class Response:
         try:
             for k in range(self.count):
                 out.append(self.entry_dict(&c, &self.records[k], {}))
+        except _Fail as failure:
+            raise self.unbuildable(failure) from None
         finally:
             free(c.scratch)
         return out
+
+    cdef object unbuildable(self, object failure):
+        """The MalformedResponse for a value the scan accepted that can no longer be
+        built: an integer longer than ``sys.get_int_max_str_digits()`` allows since it was
+        lowered. Internal failures never leave the module."""
+        exc = self.doc.error(failure.args)
+        return MalformedResponse(f"invalid JSON: {exc}", self.doc.owner)
 
     def job_events(self, since=None):
         """The entries as :class:`JournalEvent` objects, those newer than ``since`` only."""
@@ -387,6 +396,8 @@ cdef class Response:
             for k in range(self.count):
                 if self.records[k].timestamp > floor:
                     out.append(self.job_event(&c, &self.records[k], jobid))
+        except _Fail as failure:
+            raise self.unbuildable(failure) from None
         finally:
             free(c.scratch)
         return out
@@ -420,6 +431,8 @@ cdef class Response:
             for k in range(self.count):
                 if self.records[k].timestamp > floor:
                     out.append(self.resource_event(&c, &self.records[k]))
+        except _Fail as failure:
+            raise self.unbuildable(failure) from None
         finally:
             free(c.scratch)
         return out
@@ -469,6 +482,8 @@ cdef class Response:
         try:
             for k in range(start, self.count):
                 out.append(self.entry_row(&c, &self.records[k], prefix, k + offset))
+        except _Fail as failure:
+            raise self.unbuildable(failure) from None
         finally:
             free(c.scratch)
         return out
