@@ -931,3 +931,21 @@ def test_decimal_numbers_convert_exactly_like_float(impl, mantissa, point, expon
     assert got == expected
     if isinstance(got, float):
         assert math.copysign(1.0, got) == math.copysign(1.0, expected)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_str_and_bytes_subclasses_are_read_as_json_loads_reads_them(impl, kind):
+    """json.loads takes any str or bytes, subclasses included."""
+
+    class Text(str):
+        pass
+
+    class Data(bytes):
+        pass
+
+    for doc in ('{"a": [1, "\u00e9", 2.5]}', '"\ud800"', "[1, 2]"):
+        data = Text(doc) if kind == "str" else Data(doc.encode("utf-8", "surrogatepass"))
+        assert_same(impl.loads(data), json.loads(doc))
+    with pytest.raises(JSONDecodeError) as info:
+        impl.loads(Text("[1, x]") if kind == "str" else Data(b"[1, x]"))
+    assert (info.value.msg, info.value.pos) == ("Expecting value", 4)

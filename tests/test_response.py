@@ -366,3 +366,99 @@ def test_a_limit_lowered_after_decoding_gives_a_malformed_response_not_an_intern
         with pytest.raises(MalformedResponse, match="Exceeds the limit"):
             response.rows(())
     assert response.job_events()[0].context == {"n": int(b"3" * ABOVE_LOWEST)}
+
+
+# -- cycles through what the decoder hands out are found by the collector ----------------
+
+
+class Marker:
+    """Something a test puts inside a cycle and watches through a weak reference."""
+
+
+TWO_SUBMITS = (
+    b'{"id":9,"events":[{"timestamp":1.0,"name":"submit"},{"timestamp":2.0,"name":"submit"},'
+    b'{"timestamp":3.0,"name":"alloc"},{"timestamp":4.0,"name":"alloc"}],'
+    b'"jobspec":{"tasks":[]},"R":{"execution":{}}}'
+)
+
+
+def collected(make_cycle) -> bool:
+    """Whether the cycle ``make_cycle()`` builds (it returns a Marker inside it, nothing
+    else holding it) is freed by a collection."""
+    alive = weakref.ref(make_cycle())
+    gc.collect()
+    return alive() is None
+
+
+@pytest.mark.parametrize("value", ["jobspec", "R"])
+def test_a_cycle_through_a_shared_jobspec_or_R_is_collected(impl, value):
+    """Two events of a response share its jobspec (and R): the one decoded value may come
+    to hold the other event, which still holds the value's undecoded form."""
+
+    def make_cycle():
+        events = impl.decode_response(TWO_SUBMITS).job_events()
+        first, second = events[:2] if value == "jobspec" else events[2:]
+        shared = getattr(first, value)
+        marker = Marker()
+        shared["loop"] = [second, marker]
+        return marker
+
+    assert collected(make_cycle)
+
+
+def test_a_cycle_through_the_response_itself_is_collected(impl):
+    def make_cycle():
+        response = impl.decode_response(TWO_SUBMITS)
+        marker = Marker()
+        response.jobspec["loop"] = [response, marker]
+        response.R["events"] = response.job_events()
+        return marker
+
+    assert collected(make_cycle)
+
+
+def test_a_cycle_through_a_shared_jobid_is_collected(impl):
+    def make_cycle():
+        response = impl.decode_response(TWO_SUBMITS)
+        marker = Marker()
+        response.job_events()[0].jobid.loop = [response, marker]
+        return marker
+
+    assert collected(make_cycle)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_a_payload_of_a_str_or_bytes_subclass_can_be_in_a_cycle(impl, kind):
+    """A response keeps its payload's text: a subclass instance the caller can give
+    attributes is not kept, so a cycle through it is collected."""
+
+    class Text(str):
+        pass
+
+    class Data(bytes):
+        pass
+
+    def make_cycle():
+        payload = Text(TWO_SUBMITS.decode()) if kind == "str" else Data(TWO_SUBMITS)
+        response = impl.decode_response(payload)
+        marker = Marker()
+        payload.loop = [response, response.job_events(), marker]
+        assert response.jobspec == {"tasks": []}
+        return marker
+
+    assert collected(make_cycle)
+
+
+def test_a_cycle_through_a_job_record_is_collected(impl):
+    class Key(int):
+        pass
+
+    def make_cycle():
+        key = Key(5)
+        record = impl.JobRecord(key)
+        marker = Marker()
+        key.loop = [record, marker]
+        record.apply([(1.0, "submit", "{}")], '{"x":[]}', None)
+        return marker
+
+    assert collected(make_cycle)

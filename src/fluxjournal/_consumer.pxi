@@ -355,7 +355,7 @@ cdef class ConsumerCore:
             self.backlog.extend(response.build_resource_events(self.since))
         else:
             if response.jobid is None and response._id is not None:
-                response.jobid = recent_jobid(response._id)
+                response.set_jobid(recent_jobid(response._id))
             self.backlog.extend(response.build_job_events(self.since))
         return 0
 

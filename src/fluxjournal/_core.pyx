@@ -21,7 +21,8 @@ from errno import ENODATA
 cimport cython
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromObject,
+                           PyBytes_GET_SIZE)
 from cpython.dict cimport PyDict_CheckExact, PyDict_GetItem, PyDict_New, PyDict_SetItem
 from cpython.float cimport (PyFloat_AS_DOUBLE, PyFloat_AsDouble, PyFloat_CheckExact,
                            PyFloat_FromDouble)
@@ -35,7 +36,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 
 from cpython.tuple cimport (PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New,
                            PyTuple_SET_ITEM)
-from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_DecodeUTF8
+from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_DecodeUTF8, PyUnicode_FromObject
 from libc.limits cimport INT_MAX, LLONG_MAX, LLONG_MIN
 from libc.math cimport INFINITY, NAN
 from libc.stdlib cimport free, malloc, realloc
@@ -67,6 +68,8 @@ cdef extern from "Python.h":
                                   int direction) except? -2
     str PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
     void PyObject_GC_UnTrack(void *o)
+    void PyObject_GC_Track(void *o)
+    int PyObject_GC_IsTracked(object o)
 
 
 #: Containers nested deeper than this are refused (``json.loads`` itself gives up with a

@@ -180,6 +180,9 @@ cdef class History:
     entry newer than ``since``; ``finish`` merges the per-response runs by timestamp, ties
     in arrival order; ``take`` then builds events only as they are delivered, and lets go
     of a payload once all its events are out.
+
+    The cycle collector does not walk it (see ``__cinit__``): a consumer's History is its
+    own, and drops each Response as soon as that Response's events are delivered.
     """
 
     cdef list responses
@@ -201,8 +204,10 @@ cdef class History:
         # Every index a record holds is into this list: it is made here, once, so that no
         # call from Python can replace it under the records.
         self.responses = []
-        # It only ever holds Responses (which the collector does not track) and None: with
-        # millions of them, every full collection would walk it for nothing.
+        # It only ever holds Responses and None, and nothing else reaches it: with millions
+        # of them, every full collection would walk it. A Response it holds stays alive
+        # for the collector, so a cycle the user makes through one (once its events are
+        # out) is collected when the History lets go of it.
         PyObject_GC_UnTrack(<PyObject *>self.responses)
 
     def __init__(self, since=0.0, resource=False):

@@ -912,9 +912,14 @@ cdef Py_ssize_t skip_array(Cursor *c, Py_ssize_t i) except -1:
 
 @cython.no_gc
 cdef class _Document:
-    """The UTF-8 bytes of one input document and the Python object that owns them."""
+    """The UTF-8 bytes of one input document and the Python object that owns them.
 
-    cdef object owner        # bytes, or an ASCII str, whose buffer we read
+    The cycle collector need not see it: ``owner`` is always an exact bytes or str (a
+    subclass instance, which could carry attributes, is copied), and a document that
+    outlives its decoding is ``settle()``d, so that ``source`` is one too.
+    """
+
+    cdef object owner        # exact bytes, or an exact ASCII str, whose buffer we read
     cdef object source       # what the caller passed, for error positions
     cdef Py_ssize_t offset   # bytes skipped at the start (a UTF-8 BOM)
     cdef bint is_text        # positions are reported in characters
@@ -925,9 +930,11 @@ cdef class _Document:
         cdef Py_buffer view
         self.source = data
         if isinstance(data, str):
-            return self.load_text(data)
+            # a subclass (whose instances may hold anything) is read through an exact copy
+            return self.load_text(data if PyUnicode_CheckExact(data)
+                                  else PyUnicode_FromObject(data))
         if isinstance(data, bytes):
-            self.owner = data
+            self.owner = data if PyBytes_CheckExact(data) else PyBytes_FromObject(data)
         elif isinstance(data, (bytearray, memoryview)):
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
             try:
@@ -951,6 +958,15 @@ cdef class _Document:
             self.length = PyUnicode_GET_LENGTH(data)
         else:
             self.set_bytes(data.encode("utf-8", "surrogatepass"))
+        return 0
+
+    cdef int settle(self) except -1:
+        """Let go of what the caller passed, for a document kept after its decoding:
+        errors found later are told against an exact str or bytes equal to it."""
+        if not self.is_text:
+            self.source = self.owner
+        elif not PyUnicode_CheckExact(self.source):
+            self.source = PyUnicode_FromObject(self.source)
         return 0
 
     cdef void set_bytes(self, bytes data):

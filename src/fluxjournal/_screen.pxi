@@ -365,6 +365,7 @@ def decode_response(data):
 cdef Response decode_payload(object data):
     cdef Response r = Response.__new__(Response)
     cdef Cursor c
+    untrack(r)  # until it holds a JobID or a RawJSON (see _events.pxi)
     r.doc = _Document.__new__(_Document)
     try:
         r.doc.load(data)
@@ -376,6 +377,7 @@ cdef Response decode_payload(object data):
     r.length = r.doc.length
     if screen_response(r.doc.buf, r.doc.length, r):
         r.screened = True
+        r.doc.settle()
         return r
     clear_response(r)
     init_cursor(&c, r.doc)
@@ -392,6 +394,7 @@ cdef Response decode_payload(object data):
         raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
     finally:
         free(c.scratch)
+    r.doc.settle()
     return r
 
 
