@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import BEYOND_2_GIB, needs_big_memory
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -949,3 +950,12 @@ def test_str_and_bytes_subclasses_are_read_as_json_loads_reads_them(impl, kind):
     with pytest.raises(JSONDecodeError) as info:
         impl.loads(Text("[1, x]") if kind == "str" else Data(b"[1, x]"))
     assert (info.value.msg, info.value.pos) == ("Expecting value", 4)
+
+
+@needs_big_memory
+def test_the_digits_of_a_number_longer_than_2_gib_are_all_counted(impl):
+    """Digits are counted in Py_ssize_t: counted in a C int, 2**31 digits and more wrapped
+    around and the number was taken for a short one (19 ones here, silently)."""
+    data = b"1" * BEYOND_2_GIB
+    with pytest.raises(ValueError, match="Exceeds the limit"):
+        impl.loads(data)

@@ -10,7 +10,7 @@ import time
 import weakref
 
 import pytest
-from conftest import capture_lines
+from conftest import BEYOND_2_GIB, capture_lines, needs_big_memory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_loads import COMPARABLE, EDITS, HYPOTHESIS, mutate
@@ -462,3 +462,13 @@ def test_a_cycle_through_a_job_record_is_collected(impl):
         return marker
 
     assert collected(make_cycle)
+
+
+@needs_big_memory
+def test_a_response_longer_than_2_gib_is_refused_by_both_cores(impl):
+    """The compiled core keeps 32-bit offsets into a payload; the twin refuses the same."""
+    payload = b'{"events":[],"x":"' + b"a" * BEYOND_2_GIB + b'"}'
+    with pytest.raises(MalformedResponse, match="larger than 2 GiB") as info:
+        impl.decode_response(payload)
+    assert info.value.response is payload
+    assert len(str(info.value)) < 1000

@@ -49,13 +49,14 @@ from fluxjournal.jsontext import EMPTY_CONTEXT_TEXT, compact_json
 from fluxjournal.jobid import JobID
 from fluxjournal.payload import flux_cffi, reader_for
 from fluxjournal.protocol import (DRAIN_LIMIT, FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING, JOB_KIND,
-                                  JOB_TOPIC, RESOURCE_KIND, RESOURCE_TOPIC, name_filter,
-                                  stock_kind)
+                                  JOB_TOPIC, MAX_RESPONSE_BYTES, RESOURCE_KIND, RESOURCE_TOPIC,
+                                  name_filter, stock_kind)
 
 _os_strerror = _os.strerror
 
 cdef extern from "_decimal.h":
-    bint fj_decimal_to_double(unsigned long long m, int exp10, int negative, double *out) noexcept nogil
+    bint fj_decimal_to_double(unsigned long long m, long long exp10, int negative,
+                              double *out) noexcept nogil
 
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *exc) except? -1.0

@@ -491,8 +491,8 @@ cdef inline bint is_digit(unsigned char ch) noexcept nogil:
 
 cdef struct Decimal:
     unsigned long long mantissa   # the digits, while there are at most 19 of them
-    int digits                    # significant digits seen (leading zeros not counted)
-    int exp10                     # the decimal exponent of the last digit
+    Py_ssize_t digits             # significant digits seen (leading zeros not counted)
+    Py_ssize_t exp10              # the decimal exponent of the last digit
     bint negative
 
 
@@ -577,8 +577,8 @@ cdef inline Py_ssize_t take_digits(const unsigned char *buf, Py_ssize_t i, Py_ss
     # every read of ``buf`` (a char pointer may alias anything)
     cdef unsigned long long word
     cdef unsigned long long mantissa = d.mantissa
-    cdef int digits = d.digits
-    cdef int exp10 = d.exp10
+    cdef Py_ssize_t digits = d.digits
+    cdef Py_ssize_t exp10 = d.exp10
     cdef unsigned char ch
     if digits == 0:
         while i < n and buf[i] == DIGIT_ZERO:
@@ -1029,6 +1029,8 @@ def loads(data):
     ``data`` is ``bytes``, ``bytearray``, ``memoryview`` or ``str``. A document that
     ``json.loads`` refuses, invalid UTF-8, or nesting deeper than ``MAX_DEPTH`` raises
     :class:`fluxjournal.errors.JSONDecodeError` (a ``ValueError``) naming the position.
+    As for ``json.loads``, there is no limit on the size but memory: positions, lengths
+    and the digits of a number are counted in ``Py_ssize_t``.
     """
     cdef _Document doc = _Document.__new__(_Document)
     doc.load(data)

@@ -328,8 +328,29 @@ def _context_text(entry: dict) -> str:
     return compact_json(entry["context"])
 
 
+def _longer_than(data: Any, limit: int) -> bool:
+    """Whether the UTF-8 text of ``data``, as ``loads`` reads it, is longer than ``limit``
+    bytes (False for what is no document at all: ``loads`` says why)."""
+    if isinstance(data, str):
+        # a character takes at most 4 bytes: only a long text needs encoding to tell
+        return len(data) * 4 > limit and len(data.encode("utf-8", "surrogatepass")) > limit
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        return False
+    size = memoryview(data).nbytes
+    if size <= limit:
+        return False
+    encoding = json.detect_encoding(bytes(data[:4]))
+    if encoding == "utf-8":
+        return True
+    if encoding == "utf-8-sig":
+        return size - 3 > limit
+    return _longer_than(_as_text(data)[0], limit)
+
+
 def decode_response(data: Document) -> Response:
     """Decode one journal response payload into a :class:`Response` (see ``_core``)."""
+    if _longer_than(data, protocol.MAX_RESPONSE_BYTES):
+        raise MalformedResponse("larger than 2 GiB", data)
     try:
         doc = loads(data)
     except JSONDecodeError as exc:
