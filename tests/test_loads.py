@@ -27,10 +27,12 @@ MAX_DEPTH = 512
 DEPTH_MSG = f"Nesting deeper than {MAX_DEPTH} levels"
 UTF8_MSG = "Invalid UTF-8 sequence"
 
-#: json messages both implementations emit at json's position (3.13's "Illegal trailing
-#: comma" messages and the like are not compared).
+#: json messages both implementations emit at json's position, on every Python (3.13's
+#: "Illegal trailing comma" ones on 3.13 and later).
 COMPARABLE = frozenset(
     {
+        "Illegal trailing comma before end of array",
+        "Illegal trailing comma before end of object",
         "Expecting value",
         "Expecting ',' delimiter",
         "Expecting ':' delimiter",
@@ -816,11 +818,49 @@ def test_bytes_like_inputs(impl):
     assert impl.loads(memoryview(b"xx[1]yy")[2:5]) == [1]
 
 
-def test_memoryview_slice_error_position_is_relative_to_the_slice(impl):
-    """Our rule: positions index the memoryview as given, not its underlying buffer."""
+@pytest.mark.parametrize("inside", [b"[1,x]", b"[1, ]", b'{"a": 1 ,}'])
+def test_memoryview_slice_error_position_is_relative_to_the_slice(impl, inside):
+    """Our rule: positions index the memoryview as given, not its underlying buffer; the
+    message and position are those json.loads of the running Python gives the slice."""
+    data = b"xxx" + inside + b"yyy"
+    ok, expected = json_outcome(inside)
+    assert not ok
     with pytest.raises(JSONDecodeError) as info:
-        impl.loads(memoryview(b"xxx[1,x]yyy")[3:8])
-    assert (info.value.msg, info.value.pos) == ("Expecting value", 3)
+        impl.loads(memoryview(data)[3 : 3 + len(inside)])
+    assert (info.value.msg, info.value.pos) == (expected.msg, expected.pos)
+
+
+TRAILING_COMMAS = [
+    "[1,]",
+    "[1 , ]",
+    "[1,\n\t ]",
+    '{"a":1,}',
+    '{"a": 1 ,  }',
+    "[[1,],2]",
+    '{"a":[1,2,]}',
+    '{"a":{"b":1,},"c":2}',
+    '["\u00e9t\u00e9",]',
+    "[1, }",
+    '{"a":1, ]',
+    "[1,",
+    '{"a":1,',
+    "[,]",
+    "[1,,]",
+]
+
+
+@pytest.mark.parametrize("doc", TRAILING_COMMAS)
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+def test_a_trailing_comma_is_reported_as_the_running_pythons_json_reports_it(impl, doc, as_bytes):
+    """3.13 names a trailing comma, at the comma; earlier versions say what they expected
+    after it. Either way, what json.loads of this Python says, at its position."""
+    ok, expected = json_outcome(doc)
+    assert not ok
+    data = doc.encode() if as_bytes else doc
+    with pytest.raises(JSONDecodeError) as info:
+        impl.loads(data)
+    assert info.value.msg == expected.msg
+    assert info.value.pos == position_in_input(data, expected.pos)
 
 
 @pytest.mark.parametrize(

@@ -824,14 +824,32 @@ cdef Py_ssize_t scan_key(Cursor *c, Py_ssize_t i, JournalKey *which) except -1:
     return end
 
 
+#: From CPython 3.13 on (gh-113149), json names a trailing comma: "Illegal trailing comma
+#: before end of array" (or object), at the comma. Earlier versions go on to the next
+#: member and say what they found missing there ("Expecting value", "Expecting property
+#: name enclosed in double quotes"). Errors are what the running Python's json says.
+cdef bint TRAILING_COMMA_NAMED = _sys.version_info >= (3, 13)
+
+
+cdef int fail_trailing_comma(unsigned char close, Py_ssize_t comma) except -1:
+    if close == CLOSE_BRACKET:
+        fail("Illegal trailing comma before end of array", comma)
+    fail("Illegal trailing comma before end of object", comma)
+
+
 cdef inline Py_ssize_t next_member(Cursor *c, Py_ssize_t i, unsigned char close) except -2:
     """After a member or an element: the offset of the next one, or -1 at ``close``."""
+    cdef Py_ssize_t comma
     i = skip_ws(c, i)
     if i < c.length and c.buf[i] == close:
         return -1
     if i >= c.length or c.buf[i] != COMMA:
         fail("Expecting ',' delimiter", i)
-    return skip_ws(c, i + 1)
+    comma = i
+    i = skip_ws(c, i + 1)
+    if TRAILING_COMMA_NAMED and i < c.length and c.buf[i] == close:
+        fail_trailing_comma(close, comma)
+    return i
 
 
 cdef inline Py_ssize_t expect_colon(Cursor *c, Py_ssize_t i) except -1:
