@@ -8,6 +8,7 @@
 # _pycore.py is the same machine in Python; neither shares code with the other.
 
 cdef object NO_EVENT = object()
+cdef str NO_JOB_ID = 'no "id" for its events'
 cdef Py_ssize_t C_DRAIN_LIMIT = DRAIN_LIMIT
 
 
@@ -350,13 +351,22 @@ cdef class ConsumerCore:
                 self.processing_inactive = False
                 self.sentinel_pending = bool(self.include_sentinel)
             else:
+                self.check_job_id(response, payload)
                 self.history.add_response(response)
         elif self.resource:
             self.backlog.extend(response.build_resource_events(self.since))
         else:
+            self.check_job_id(response, payload)
             if response.jobid is None and response._id is not None:
                 response.set_jobid(recent_jobid(response._id))
             self.backlog.extend(response.build_job_events(self.since))
+        return 0
+
+    cdef int check_job_id(self, Response response, object payload) except -1:
+        """Refuse a job journal response with events and no ``id``: flux-core's consumer
+        fails making their JobID (JobID(None)), and an event needs its job."""
+        if not self.resource and response._id is None and response.count:
+            raise MalformedResponse(NO_JOB_ID, payload)
         return 0
 
     cdef bint is_sentinel(self, Response response):

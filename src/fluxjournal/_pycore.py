@@ -430,6 +430,8 @@ class History:
 # ---------------------------------------------------------------------------
 
 _NOTHING: Any = object()
+#: What a job journal response with events and no job id is refused for.
+_NO_JOB_ID = 'no "id" for its events'
 
 
 class JournalConsumerBase(ABC):
@@ -671,13 +673,21 @@ class JournalConsumerBase(ABC):
                 self.processing_inactive = False
                 self._sentinel_pending = self.include_sentinel
             else:
+                self._check_job_id(response, payload)
                 self._history.add(response)
         elif self._kind == protocol.JOB_KIND:
+            self._check_job_id(response, payload)
             if response.id is not None:
                 response.jobid = _recent_jobid(response.id)
             self.backlog.extend(response.job_events(self.since))
         else:
             self.backlog.extend(response.resource_events(self.since))
+
+    def _check_job_id(self, response: Response, payload: bytes) -> None:
+        """Refuse a job journal response with events and no ``id``: flux-core's consumer
+        fails making their JobID (JobID(None)), and an event needs its job."""
+        if self._kind == protocol.JOB_KIND and response.id is None and len(response):
+            raise MalformedResponse(_NO_JOB_ID, payload)
 
     def _is_sentinel(self, response: Response) -> bool:
         if self._sentinel_is_id():
