@@ -78,6 +78,18 @@ cdef class ConsumerCore:
         self.set_then_cb()
         return self
 
+    cdef int forget_streams(self) except -1:
+        """Back to what a new consumer holds: ``__init__`` run again starts afresh, as it
+        does in flux-core and in the twin, instead of keeping a spent history."""
+        self.leave_stream()
+        self.reader = None
+        self.future = NULL
+        self.future_owner = None
+        self.history = None
+        self.stock = self.resource = self.sentinel_by_id = False
+        self.sentinel_pending = self.ended = self.seen_idle = False
+        return 0
+
     cdef void leave_stream(self) noexcept:
         """Let go of the current stream's callback (its late responses are dropped)."""
         if self.token is not None:
@@ -443,6 +455,7 @@ class JournalConsumerBase(ConsumerCore, metaclass=ABCMeta):
 
     def __init__(self, flux_handle, topic, cancel_topic=None, full=True, since=0.0,
                  include_sentinel=False):
+        (<ConsumerCore?>self).forget_streams()
         self.handle = flux_handle
         self.topic = topic
         self.cancel_topic = cancel_topic
