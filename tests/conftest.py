@@ -20,6 +20,16 @@ TWIN_ONLY = os.environ.get("FLUXJOURNAL_NO_EXTENSIONS", "") not in ("", "0")
 
 IMPLEMENTATIONS = {"cython": "fluxjournal._core", "python": "fluxjournal._pycore"}
 
+#: Tests of inputs beyond 2 GiB (they need some 6 GiB of memory and a minute) run only
+#: when this is set to 1.
+BIG_MEMORY_VARIABLE = "FLUXJOURNAL_BIG_MEMORY_TESTS"
+needs_big_memory = pytest.mark.skipif(
+    os.environ.get(BIG_MEMORY_VARIABLE) != "1",
+    reason=f"set {BIG_MEMORY_VARIABLE}=1: an input beyond 2 GiB",
+)
+#: A length past what a C int counts.
+BEYOND_2_GIB = 2**31 + 5
+
 
 class _RefuseCompiledCore(importlib.abc.MetaPathFinder):
     """Under FLUXJOURNAL_NO_EXTENSIONS=1 the whole run is the twin's: the compiled core

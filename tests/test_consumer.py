@@ -214,6 +214,21 @@ def test_stop_right_after_start_still_delivers_the_whole_history(classes):
     assert len(events) > 1000
 
 
+def test_init_called_again_starts_the_consumer_afresh(classes):
+    """As flux-core's (whose state is all attributes ``__init__`` sets): a history half
+    delivered, then ``__init__`` and ``start()`` again, gives what a new consumer gives."""
+    job, _ = classes
+    consumer = job(ReplayFlux(FULL, ends=True), include_sentinel=True).start()
+    assert consumer.poll(5.0) is not None
+    consumer.__init__(ReplayFlux(FULL, ends=True), include_sentinel=True)
+    assert consumer.rpc is None
+    consumer.start()
+    events = []
+    while (event := consumer.poll(5.0)) is not None:
+        events.append(event)
+    assert [key(e) for e in events] == expected(FULL, include_sentinel=True)
+
+
 def test_start_twice_restarts_the_stream(classes):
     job, _ = classes
     payloads = BACKLOG[:3] + [SENTINEL]

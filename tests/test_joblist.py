@@ -842,3 +842,13 @@ def test_both_parse_a_jobspec_again_after_an_update_before_it_was_first_read(com
     fields = schema.JOB_FIELDS
     assert plain[fields.index("name")] == "app" and plain[fields.index("project")] is None
     assert updated[fields.index("name")] == "app" and updated[fields.index("project")] == "p"
+
+
+def test_init_called_again_gives_a_new_record(impl):
+    """A record's state is all set by ``__init__``: called again, it is a new record's."""
+    job = impl.JobRecord(42)
+    rows = [(t, name, json.dumps(context)) for t, name, context in PENDING]
+    job.apply(rows, json.dumps(JOBSPEC), json.dumps(R))
+    job.__init__(43)
+    assert job.id == 43
+    assert job.fields() == impl.JobRecord(43).fields()

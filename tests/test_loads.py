@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import BEYOND_2_GIB, needs_big_memory
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -26,10 +27,12 @@ MAX_DEPTH = 512
 DEPTH_MSG = f"Nesting deeper than {MAX_DEPTH} levels"
 UTF8_MSG = "Invalid UTF-8 sequence"
 
-#: json messages both implementations emit at json's position (3.13's "Illegal trailing
-#: comma" messages and the like are not compared).
+#: json messages both implementations emit at json's position, on every Python (3.13's
+#: "Illegal trailing comma" ones on 3.13 and later).
 COMPARABLE = frozenset(
     {
+        "Illegal trailing comma before end of array",
+        "Illegal trailing comma before end of object",
         "Expecting value",
         "Expecting ',' delimiter",
         "Expecting ':' delimiter",
@@ -815,11 +818,49 @@ def test_bytes_like_inputs(impl):
     assert impl.loads(memoryview(b"xx[1]yy")[2:5]) == [1]
 
 
-def test_memoryview_slice_error_position_is_relative_to_the_slice(impl):
-    """Our rule: positions index the memoryview as given, not its underlying buffer."""
+@pytest.mark.parametrize("inside", [b"[1,x]", b"[1, ]", b'{"a": 1 ,}'])
+def test_memoryview_slice_error_position_is_relative_to_the_slice(impl, inside):
+    """Our rule: positions index the memoryview as given, not its underlying buffer; the
+    message and position are those json.loads of the running Python gives the slice."""
+    data = b"xxx" + inside + b"yyy"
+    ok, expected = json_outcome(inside)
+    assert not ok
     with pytest.raises(JSONDecodeError) as info:
-        impl.loads(memoryview(b"xxx[1,x]yyy")[3:8])
-    assert (info.value.msg, info.value.pos) == ("Expecting value", 3)
+        impl.loads(memoryview(data)[3 : 3 + len(inside)])
+    assert (info.value.msg, info.value.pos) == (expected.msg, expected.pos)
+
+
+TRAILING_COMMAS = [
+    "[1,]",
+    "[1 , ]",
+    "[1,\n\t ]",
+    '{"a":1,}',
+    '{"a": 1 ,  }',
+    "[[1,],2]",
+    '{"a":[1,2,]}',
+    '{"a":{"b":1,},"c":2}',
+    '["\u00e9t\u00e9",]',
+    "[1, }",
+    '{"a":1, ]',
+    "[1,",
+    '{"a":1,',
+    "[,]",
+    "[1,,]",
+]
+
+
+@pytest.mark.parametrize("doc", TRAILING_COMMAS)
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+def test_a_trailing_comma_is_reported_as_the_running_pythons_json_reports_it(impl, doc, as_bytes):
+    """3.13 names a trailing comma, at the comma; earlier versions say what they expected
+    after it. Either way, what json.loads of this Python says, at its position."""
+    ok, expected = json_outcome(doc)
+    assert not ok
+    data = doc.encode() if as_bytes else doc
+    with pytest.raises(JSONDecodeError) as info:
+        impl.loads(data)
+    assert info.value.msg == expected.msg
+    assert info.value.pos == position_in_input(data, expected.pos)
 
 
 @pytest.mark.parametrize(
@@ -931,3 +972,30 @@ def test_decimal_numbers_convert_exactly_like_float(impl, mantissa, point, expon
     assert got == expected
     if isinstance(got, float):
         assert math.copysign(1.0, got) == math.copysign(1.0, expected)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_str_and_bytes_subclasses_are_read_as_json_loads_reads_them(impl, kind):
+    """json.loads takes any str or bytes, subclasses included."""
+
+    class Text(str):
+        pass
+
+    class Data(bytes):
+        pass
+
+    for doc in ('{"a": [1, "\u00e9", 2.5]}', '"\ud800"', "[1, 2]"):
+        data = Text(doc) if kind == "str" else Data(doc.encode("utf-8", "surrogatepass"))
+        assert_same(impl.loads(data), json.loads(doc))
+    with pytest.raises(JSONDecodeError) as info:
+        impl.loads(Text("[1, x]") if kind == "str" else Data(b"[1, x]"))
+    assert (info.value.msg, info.value.pos) == ("Expecting value", 4)
+
+
+@needs_big_memory
+def test_the_digits_of_a_number_longer_than_2_gib_are_all_counted(impl):
+    """Digits are counted in Py_ssize_t: counted in a C int, 2**31 digits and more wrapped
+    around and the number was taken for a short one (19 ones here, silently)."""
+    data = b"1" * BEYOND_2_GIB
+    with pytest.raises(ValueError, match="Exceeds the limit"):
+        impl.loads(data)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import sys
 import time
 import weakref
 
 import pytest
-from conftest import capture_lines
+from conftest import BEYOND_2_GIB, capture_lines, needs_big_memory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_loads import COMPARABLE, EDITS, HYPOTHESIS, mutate
@@ -194,6 +196,10 @@ def test_odd_entries_build_exactly_what_flux_core_builds(impl, payload):
     assert [type(e["timestamp"]) for e in events] == [type(x[1]["timestamp"]) for x in expected]
 
 
+#: Digits of an integer longer than int() converts by default (sys.get_int_max_str_digits()).
+INT_DIGITS = 4300
+TOO_LONG = b"7" * (INT_DIGITS + 1)
+
 MALFORMED = [
     (b"", "invalid JSON"),
     (b'{"id":1,"events":[', "invalid JSON"),
@@ -215,6 +221,17 @@ MALFORMED = [
         "event 0: timestamp is not a number",
     ),
     (b'{"id":"1","events":[]}', "id is not an integer"),
+    # longer than int() converts: json.loads refuses the document, wherever it is
+    (
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"a","context":{"n":' + TOO_LONG + b"}}]}",
+        "invalid JSON: Exceeds the limit",
+    ),
+    (
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"a"}],"jobspec":[-' + TOO_LONG + b"]}",
+        "invalid JSON: Exceeds the limit",
+    ),
+    (b'{"id":1,"events":[],"R":{"x":' + TOO_LONG + b"}}", "invalid JSON: Exceeds the limit"),
+    (b'{"id":' + TOO_LONG + b',"events":[]}', "invalid JSON: Exceeds the limit"),
     (b'{"id":1.0,"events":[]}', "id is not an integer"),
     (b'{"id":true,"events":[]}', "id is not an integer"),
 ]
@@ -289,3 +306,169 @@ def test_a_bad_str_payload_with_a_lone_surrogate_is_a_malformed_response(impl):
     with pytest.raises(MalformedResponse, match="event 0 has no name") as info:
         impl.decode_response(payload)
     assert info.value.response == payload
+
+
+def test_rows_refuse_a_prefix_that_is_not_a_tuple(impl):
+    """The prefix is copied into every row: None is refused, not read as a tuple."""
+    response = impl.decode_response(FULL[0])
+    with pytest.raises(TypeError):
+        response.rows(None)
+    assert response.rows(("x",))[0][0] == "x"
+
+
+def test_integers_as_long_as_int_converts_are_kept(impl):
+    longest = b"9" * INT_DIGITS
+    payload = (
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"submit","context":{"n":-'
+        + longest
+        + b'}}],"jobspec":{"m":'
+        + longest
+        + b"}}"
+    )
+    (event,) = impl.decode_response(payload).job_events()
+    assert event.context == {"n": -int(longest)}
+    assert event.jobspec == {"m": int(longest)}
+
+
+@contextlib.contextmanager
+def int_digits_limit(limit: int):
+    """``sys.set_int_max_str_digits(limit)`` for the duration."""
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(limit)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(before)
+
+
+#: The smallest limit sys.set_int_max_str_digits() takes, and a number of digits above it.
+LOWEST_INT_LIMIT = 640
+ABOVE_LOWEST = 700
+
+
+@pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="no int() digit limit")
+def test_a_limit_lowered_after_decoding_gives_a_malformed_response_not_an_internal_error():
+    """The compiled core builds values when they are asked for: an integer the scan took
+    that int() refuses by then is a MalformedResponse naming the response (the twin has
+    built everything when it decodes)."""
+    core = pytest.importorskip("fluxjournal._core")
+    payload = (
+        b'{"id":1,"events":[{"timestamp":1.0,"name":"a","context":{"n":'
+        + b"3" * ABOVE_LOWEST
+        + b"}}]}"
+    )
+    response = core.decode_response(payload)
+    with int_digits_limit(LOWEST_INT_LIMIT):
+        for build in (response.job_events, response.resource_events, response.entries):
+            with pytest.raises(MalformedResponse, match="Exceeds the limit") as info:
+                build()
+            assert info.value.response == payload
+        with pytest.raises(MalformedResponse, match="Exceeds the limit"):
+            response.rows(())
+    assert response.job_events()[0].context == {"n": int(b"3" * ABOVE_LOWEST)}
+
+
+# -- cycles through what the decoder hands out are found by the collector ----------------
+
+
+class Marker:
+    """Something a test puts inside a cycle and watches through a weak reference."""
+
+
+TWO_SUBMITS = (
+    b'{"id":9,"events":[{"timestamp":1.0,"name":"submit"},{"timestamp":2.0,"name":"submit"},'
+    b'{"timestamp":3.0,"name":"alloc"},{"timestamp":4.0,"name":"alloc"}],'
+    b'"jobspec":{"tasks":[]},"R":{"execution":{}}}'
+)
+
+
+def collected(make_cycle) -> bool:
+    """Whether the cycle ``make_cycle()`` builds (it returns a Marker inside it, nothing
+    else holding it) is freed by a collection."""
+    alive = weakref.ref(make_cycle())
+    gc.collect()
+    return alive() is None
+
+
+@pytest.mark.parametrize("value", ["jobspec", "R"])
+def test_a_cycle_through_a_shared_jobspec_or_R_is_collected(impl, value):
+    """Two events of a response share its jobspec (and R): the one decoded value may come
+    to hold the other event, which still holds the value's undecoded form."""
+
+    def make_cycle():
+        events = impl.decode_response(TWO_SUBMITS).job_events()
+        first, second = events[:2] if value == "jobspec" else events[2:]
+        shared = getattr(first, value)
+        marker = Marker()
+        shared["loop"] = [second, marker]
+        return marker
+
+    assert collected(make_cycle)
+
+
+def test_a_cycle_through_the_response_itself_is_collected(impl):
+    def make_cycle():
+        response = impl.decode_response(TWO_SUBMITS)
+        marker = Marker()
+        response.jobspec["loop"] = [response, marker]
+        response.R["events"] = response.job_events()
+        return marker
+
+    assert collected(make_cycle)
+
+
+def test_a_cycle_through_a_shared_jobid_is_collected(impl):
+    def make_cycle():
+        response = impl.decode_response(TWO_SUBMITS)
+        marker = Marker()
+        response.job_events()[0].jobid.loop = [response, marker]
+        return marker
+
+    assert collected(make_cycle)
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes"])
+def test_a_payload_of_a_str_or_bytes_subclass_can_be_in_a_cycle(impl, kind):
+    """A response keeps its payload's text: a subclass instance the caller can give
+    attributes is not kept, so a cycle through it is collected."""
+
+    class Text(str):
+        pass
+
+    class Data(bytes):
+        pass
+
+    def make_cycle():
+        payload = Text(TWO_SUBMITS.decode()) if kind == "str" else Data(TWO_SUBMITS)
+        response = impl.decode_response(payload)
+        marker = Marker()
+        payload.loop = [response, response.job_events(), marker]
+        assert response.jobspec == {"tasks": []}
+        return marker
+
+    assert collected(make_cycle)
+
+
+def test_a_cycle_through_a_job_record_is_collected(impl):
+    class Key(int):
+        pass
+
+    def make_cycle():
+        key = Key(5)
+        record = impl.JobRecord(key)
+        marker = Marker()
+        key.loop = [record, marker]
+        record.apply([(1.0, "submit", "{}")], '{"x":[]}', None)
+        return marker
+
+    assert collected(make_cycle)
+
+
+@needs_big_memory
+def test_a_response_longer_than_2_gib_is_refused_by_both_cores(impl):
+    """The compiled core keeps 32-bit offsets into a payload; the twin refuses the same."""
+    payload = b'{"events":[],"x":"' + b"a" * BEYOND_2_GIB + b'"}'
+    with pytest.raises(MalformedResponse, match="larger than 2 GiB") as info:
+        impl.decode_response(payload)
+    assert info.value.response is payload
+    assert len(str(info.value)) < 1000

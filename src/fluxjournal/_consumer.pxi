@@ -19,6 +19,7 @@
 # ended from outside.
 
 cdef object NO_EVENT = object()
+cdef str NO_JOB_ID = 'no "id" for its events'
 cdef Py_ssize_t C_DRAIN_LIMIT = DRAIN_LIMIT
 
 
@@ -114,6 +115,18 @@ cdef class ConsumerCore:
         self.seen_idle = False
         self.set_then_cb()
         return self
+
+    cdef int forget_streams(self) except -1:
+        """Back to what a new consumer holds: ``__init__`` run again starts afresh, as it
+        does in flux-core and in the twin, instead of keeping a spent history."""
+        self.leave_stream()
+        self.reader = None
+        self.future = NULL
+        self.future_owner = None
+        self.history = None
+        self.stock = self.resource = self.sentinel_by_id = False
+        self.sentinel_pending = self.ended = self.seen_idle = False
+        return 0
 
     cdef void leave_stream(self) noexcept:
         """Let go of the current stream's callback (its late responses are dropped)."""
@@ -410,13 +423,22 @@ cdef class ConsumerCore:
                 self.processing_inactive = False
                 self.sentinel_pending = bool(self.include_sentinel)
             else:
+                self.check_job_id(response, payload)
                 self.history.add_response(response)
         elif self.resource:
             self.backlog.extend(response.build_resource_events(self.since))
         else:
+            self.check_job_id(response, payload)
             if response.jobid is None and response._id is not None:
-                response.jobid = recent_jobid(response._id)
+                response.set_jobid(recent_jobid(response._id))
             self.backlog.extend(response.build_job_events(self.since))
+        return 0
+
+    cdef int check_job_id(self, Response response, object payload) except -1:
+        """Refuse a job journal response with events and no ``id``: flux-core's consumer
+        fails making their JobID (JobID(None)), and an event needs its job."""
+        if not self.resource and response._id is None and response.count:
+            raise MalformedResponse(NO_JOB_ID, payload)
         return 0
 
     cdef bint is_sentinel(self, Response response):
@@ -493,6 +515,7 @@ class JournalConsumerBase(ConsumerCore, metaclass=ABCMeta):
 
     def __init__(self, flux_handle, topic, cancel_topic=None, full=True, since=0.0,
                  include_sentinel=False):
+        (<ConsumerCore?>self).forget_streams()
         self.handle = flux_handle
         self.topic = topic
         self.cancel_topic = cancel_topic

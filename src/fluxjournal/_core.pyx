@@ -21,7 +21,8 @@ from errno import ENODATA
 cimport cython
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromObject,
+                           PyBytes_GET_SIZE)
 from cpython.dict cimport PyDict_CheckExact, PyDict_GetItem, PyDict_New, PyDict_SetItem
 from cpython.float cimport (PyFloat_AS_DOUBLE, PyFloat_AsDouble, PyFloat_CheckExact,
                            PyFloat_FromDouble)
@@ -36,7 +37,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF, PyObject
 
 from cpython.tuple cimport (PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New,
                            PyTuple_SET_ITEM)
-from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_DecodeUTF8
+from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_DecodeUTF8, PyUnicode_FromObject
 from libc.limits cimport INT_MAX, LLONG_MAX, LLONG_MIN
 from libc.math cimport INFINITY, NAN
 from libc.stdlib cimport free, malloc, realloc
@@ -49,13 +50,14 @@ from fluxjournal.jsontext import EMPTY_CONTEXT_TEXT, compact_json
 from fluxjournal.jobid import JobID
 from fluxjournal.payload import flux_cffi, reader_for
 from fluxjournal.protocol import (DRAIN_LIMIT, FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING,
-                                  IN_USE_MESSAGE, JOB_KIND, JOB_TOPIC, RESOURCE_KIND,
-                                  RESOURCE_TOPIC, name_filter, stock_kind)
+                                  IN_USE_MESSAGE, JOB_KIND, JOB_TOPIC, MAX_RESPONSE_BYTES,
+                                  RESOURCE_KIND, RESOURCE_TOPIC, name_filter, stock_kind)
 
 _os_strerror = _os.strerror
 
 cdef extern from "_decimal.h":
-    bint fj_decimal_to_double(unsigned long long m, int exp10, int negative, double *out) noexcept nogil
+    bint fj_decimal_to_double(unsigned long long m, long long exp10, int negative,
+                              double *out) noexcept nogil
 
 cdef extern from "Python.h":
     double PyOS_string_to_double(const char *s, char **endptr, PyObject *exc) except? -1.0
@@ -68,6 +70,8 @@ cdef extern from "Python.h":
                                   int direction) except? -2
     str PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
     void PyObject_GC_UnTrack(void *o)
+    void PyObject_GC_Track(void *o)
+    int PyObject_GC_IsTracked(object o)
 
 
 #: Containers nested deeper than this are refused (``json.loads`` itself gives up with a

@@ -49,7 +49,7 @@ static inline double fj_round_and_scale(fj_u128 q, int inexact, int exp2)
     return ldexp((double)mantissa, exp2 + extra);
 }
 
-static inline int fj_decimal_to_double(uint64_t m, int exp10, int negative, double *out)
+static inline int fj_decimal_to_double(uint64_t m, long long exp10, int negative, double *out)
 {
     double value;
     if (exp10 < -19 || exp10 > 19)
@@ -57,11 +57,11 @@ static inline int fj_decimal_to_double(uint64_t m, int exp10, int negative, doub
     if (m == 0) {
         value = 0.0;
     } else if (exp10 >= 0) {
-        value = fj_round_and_scale((fj_u128)m * fj_pow10[exp10], 0, 0);
+        value = fj_round_and_scale((fj_u128)m * fj_pow10[(int)exp10], 0, 0);
     } else {
         /* Scale m up so that the quotient has at least 55 bits: 53 kept, one to round
          * with, and the remainder (plus any lower bits) to break ties. */
-        uint64_t divisor = fj_pow10[-exp10];
+        uint64_t divisor = fj_pow10[(int)-exp10];
         int shift = 55 - (64 - __builtin_clzll(m)) + (64 - __builtin_clzll(divisor));
         fj_u128 numerator;
         if (shift < 0)
@@ -75,7 +75,7 @@ static inline int fj_decimal_to_double(uint64_t m, int exp10, int negative, doub
 
 #else
 
-static inline int fj_decimal_to_double(uint64_t m, int exp10, int negative, double *out)
+static inline int fj_decimal_to_double(uint64_t m, long long exp10, int negative, double *out)
 {
     (void)m;
     (void)exp10;

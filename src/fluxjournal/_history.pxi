@@ -180,6 +180,9 @@ cdef class History:
     entry newer than ``since``; ``finish`` merges the per-response runs by timestamp, ties
     in arrival order; ``take`` then builds events only as they are delivered, and lets go
     of a payload once all its events are out.
+
+    The cycle collector does not walk it (see ``__cinit__``): a consumer's History is its
+    own, and drops each Response as soon as that Response's events are delivered.
     """
 
     cdef list responses
@@ -194,14 +197,25 @@ cdef class History:
     cdef double since
     cdef bint finished
     cdef bint resource
+    cdef bint initialised             # __init__ has run: it may not run again
+    cdef bint merging                 # finish() runs without the GIL: nothing may change
+
+    def __cinit__(self, *args, **kwargs):
+        # Every index a record holds is into this list: it is made here, once, so that no
+        # call from Python can replace it under the records.
+        self.responses = []
+        # It only ever holds Responses and None, and nothing else reaches it: with millions
+        # of them, every full collection would walk it. A Response it holds stays alive
+        # for the collector, so a cycle the user makes through one (once its events are
+        # out) is collected when the History lets go of it.
+        PyObject_GC_UnTrack(<PyObject *>self.responses)
 
     def __init__(self, since=0.0, resource=False):
-        self.responses = []
-        # It only ever holds Responses (which the collector does not track) and None: with
-        # millions of them, every full collection would walk it for nothing.
-        PyObject_GC_UnTrack(<PyObject *>self.responses)
+        if self.initialised:
+            raise RuntimeError("History is already initialised")
         self.since = since
         self.resource = resource
+        self.initialised = True
 
     def __dealloc__(self):
         free(self.records)
@@ -239,11 +253,20 @@ cdef class History:
         """Keep the entries of one backlog response that are newer than ``since``."""
         return self.add_response(response)
 
+    cdef int check_idle(self, str what) except -1:
+        """Refuse ``what`` while another thread merges: the merge reads the records
+        without the GIL, so nothing may grow, move or read them meanwhile."""
+        if self.merging:
+            raise RuntimeError(f"History.{what}() while it is being merged")
+        return 0
+
     cdef Py_ssize_t add_response(self, Response response) except -1:
         cdef Py_ssize_t k, kept = 0
-        cdef Py_ssize_t index = len(self.responses)
+        cdef Py_ssize_t index
         cdef double previous = -INFINITY
         cdef double stamp
+        self.check_idle("add")
+        index = len(self.responses)
         if self.finished:
             raise RuntimeError("History.add() after finish()")
         if index >= INT_MAX or self.count + response.count >= INT_MAX:
@@ -270,26 +293,32 @@ cdef class History:
         self.merge()
 
     cdef int merge(self) except -1:
+        """Merge the runs into ``order``, the GIL released: ``merging`` holds off every
+        other call that would change or read the records until it is done."""
         cdef RunHead *waiting
         cdef RunHead *heap
+        cdef int *order
+        self.check_idle("finish")
         if self.finished:
             return 0
         waiting = <RunHead *>malloc(max(self.nruns, 1) * sizeof(RunHead))
         heap = <RunHead *>malloc(max(self.nruns, 1) * sizeof(RunHead))
-        self.order = <int *>malloc(max(self.count, 1) * sizeof(int))
-        if waiting == NULL or heap == NULL or self.order == NULL:
+        order = <int *>malloc(max(self.count, 1) * sizeof(int))
+        if waiting == NULL or heap == NULL or order == NULL:
             free(waiting)
             free(heap)
-            free(self.order)
-            self.order = NULL
+            free(order)
             raise MemoryError()
+        self.merging = True
         with nogil:
             merge_runs(self.records, self.run_starts, self.nruns, self.count, waiting, heap,
-                       self.order)
+                       order)
+        self.merging = False
         free(waiting)
         free(heap)
         free(self.run_starts)
         self.run_starts = NULL
+        self.order = order
         self.finished = True
         return 0
 
@@ -313,10 +342,11 @@ cdef class History:
         return self.count - self.delivered
 
     cdef object build(self, HistoryRecord *rec):
+        """The event of ``rec``, built from its Response's payload. A value the scan
+        accepted that can no longer be built raises MalformedResponse."""
         cdef Response response = <Response>self.responses[rec.response]
         cdef EntryRecord entry
         cdef Cursor c
-        cdef object event
         entry.timestamp = rec.timestamp
         entry.start = <int>(rec.text - response.buf)
         entry.timestamp_form = rec.timestamp_form
@@ -330,39 +360,71 @@ cdef class History:
         c.scratch_cap = 0
         try:
             if self.resource:
-                event = response.resource_event(&c, &entry)
-            else:
-                event = response.job_event(&c, &entry, response.shared_jobid())
+                return response.resource_event(&c, &entry)
+            return response.job_event(&c, &entry, response.shared_jobid())
+        except _Fail as failure:
+            raise response.unbuildable(failure) from None
         finally:
             free(c.scratch)
-        self.pending[rec.response] -= 1
-        if self.pending[rec.response] == 0:
-            self.responses[rec.response] = None
+
+    cdef object deliver_next(self, bint skip_malformed):
+        """Build the next event in order and count it delivered, letting go of its
+        Response once all of that Response's events are out.
+
+        An event that raises is left to deliver, but for a MalformedResponse when
+        ``skip_malformed``: that one is counted delivered too, so that the history moves
+        past it (the error is raised once).
+        """
+        cdef HistoryRecord *rec = self.delivery(self.delivered)
+        cdef Py_ssize_t index = rec.response
+        self.prefetch(self.delivered + PREFETCH_DISTANCE)
+        try:
+            event = self.build(rec)
+        except MalformedResponse:
+            if skip_malformed:
+                self.spend(index)
+            raise
+        self.spend(index)
         return event
+
+    cdef int spend(self, Py_ssize_t index) except -1:
+        """One more event of response ``index`` is delivered."""
+        self.delivered += 1
+        self.pending[index] -= 1
+        if self.pending[index] == 0:
+            self.responses[index] = None
+        return 0
 
     def next(self):
         """Build and return the next event in timestamp order, or None when none is left."""
         return self.next_event()
 
     cdef object next_event(self):
+        self.check_idle("next")
         if not self.finished:
             raise RuntimeError("History.next() before finish()")
         if self.delivered == self.count:
             return None
-        self.prefetch(self.delivered + PREFETCH_DISTANCE)
-        event = self.build(self.delivery(self.delivered))
-        self.delivered += 1  # only once built: a failed build leaves the event to deliver
-        return event
+        return self.deliver_next(True)
 
     def take(self, Py_ssize_t limit=-1):
-        """Build and return up to ``limit`` events (all when -1), in timestamp order."""
+        """Build and return up to ``limit`` events (all when -1), in timestamp order.
+
+        When building one raises, the events built before it are returned and the error
+        is raised by the next call instead: none is lost.
+        """
         cdef list out = []
         cdef Py_ssize_t stop
+        self.check_idle("take")
         if not self.finished:
             raise RuntimeError("History.take() before finish()")
         stop = self.count if limit < 0 else min(self.count, self.delivered + limit)
         while self.delivered < stop:
-            self.prefetch(self.delivered + PREFETCH_DISTANCE)
-            out.append(self.build(self.delivery(self.delivered)))
-            self.delivered += 1
+            try:
+                event = self.deliver_next(len(out) == 0)
+            except BaseException:
+                if out:
+                    break  # the next call builds it again, first, and raises then
+                raise
+            out.append(event)
         return out

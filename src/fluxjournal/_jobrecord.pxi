@@ -609,11 +609,11 @@ cdef class JobspecFields:
 
 
 @cython.final
-@cython.no_gc
 cdef class JobRecord:
     """One job's job-list state, brought up to date one eventlog entry at a time (the
     compiled twin of :class:`fluxjournal.joblist.JobRecord`; rows' timestamps are numbers,
-    as ``Response.rows()`` gives them)."""
+    as ``Response.rows()`` gives them). Its id and texts are the caller's objects, so the
+    cycle collector watches it."""
 
     cdef readonly object id
     cdef long long userid, urgency, priority

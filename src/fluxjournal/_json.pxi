@@ -491,15 +491,19 @@ cdef inline bint is_digit(unsigned char ch) noexcept nogil:
 
 cdef struct Decimal:
     unsigned long long mantissa   # the digits, while there are at most 19 of them
-    int digits                    # significant digits seen (leading zeros not counted)
-    int exp10                     # the decimal exponent of the last digit
+    Py_ssize_t digits             # significant digits seen (leading zeros not counted)
+    Py_ssize_t exp10              # the decimal exponent of the last digit
     bint negative
+
+
+cdef enum:
+    SMALL_NUMBER_TEXT = 64       # number texts shorter than this are copied on the stack
 
 
 cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint is_float,
                              Decimal *d):
     """Convert the validated number text [start, stop) exactly as ``float()``/``int()`` do."""
-    cdef char small[64]
+    cdef char small[SMALL_NUMBER_TEXT]
     cdef bytes big
     cdef const char *text
     cdef Py_ssize_t n = stop - start
@@ -508,7 +512,7 @@ cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint 
         return PyLong_FromLongLong(-<long long>d.mantissa if d.negative else <long long>d.mantissa)
     if is_float and d.digits <= 19 and fj_decimal_to_double(d.mantissa, d.exp10, d.negative, &value):
         return PyFloat_FromDouble(value)
-    if n < 64:
+    if n < SMALL_NUMBER_TEXT:
         memcpy(small, c.buf + start, n)
         small[n] = 0
         text = small
@@ -521,6 +525,30 @@ cdef object number_from_text(Cursor *c, Py_ssize_t start, Py_ssize_t stop, bint 
         return PyLong_FromString(text, NULL, 10)
     except ValueError as exc:  # beyond sys.get_int_max_str_digits()
         fail(str(exc), start)
+
+
+#: The smallest limit ``sys.set_int_max_str_digits()`` accepts (0, no limit, aside): an
+#: integer with no more digits than this is always converted, so the limit is only read
+#: for longer ones.
+cdef Py_ssize_t INT_DIGITS_FLOOR = 640
+#: ``sys.get_int_max_str_digits``, on the Pythons that limit ``int()`` (3.11, and the
+#: security releases of 3.7 to 3.10); None on the others.
+cdef object get_int_max_str_digits = getattr(_sys, "get_int_max_str_digits", None)
+
+
+cdef int check_int_digits(Cursor *c, Py_ssize_t start, Py_ssize_t stop,
+                          Decimal *d) except -1:
+    """Refuse, with ``int()``'s own message, an integer that ``int()`` would refuse for
+    its length: ``json.loads`` refuses the whole document for it, so validating a value
+    without building it must too, or a payload could pass the scan and fail to build."""
+    cdef Py_ssize_t limit
+    if d.digits <= INT_DIGITS_FLOOR or get_int_max_str_digits is None:
+        return 0
+    limit = get_int_max_str_digits()
+    if limit == 0 or d.digits <= limit:
+        return 0
+    number_from_text(c, start, stop, False, d)  # raises int()'s error, as a failure
+    return 0
 
 
 cdef inline bint eight_digits(unsigned long long word) noexcept nogil:
@@ -549,8 +577,8 @@ cdef inline Py_ssize_t take_digits(const unsigned char *buf, Py_ssize_t i, Py_ss
     # every read of ``buf`` (a char pointer may alias anything)
     cdef unsigned long long word
     cdef unsigned long long mantissa = d.mantissa
-    cdef int digits = d.digits
-    cdef int exp10 = d.exp10
+    cdef Py_ssize_t digits = d.digits
+    cdef Py_ssize_t exp10 = d.exp10
     cdef unsigned char ch
     if digits == 0:
         while i < n and buf[i] == DIGIT_ZERO:
@@ -596,11 +624,14 @@ cdef Py_ssize_t match_number(Cursor *c, Py_ssize_t i, Decimal *d, bint *is_float
     """The offset after the number at ``i``, matched with json's grammar and lookahead.
 
     ``d`` gets its digits and decimal exponent, ``is_float`` whether it has a fraction or
-    an exponent.
+    an exponent. An integer longer than ``int()`` converts is refused here, as
+    ``json.loads`` refuses it.
     """
     cdef Py_ssize_t end = number_end(c.buf, i, c.length, d, is_float)
     if end < 0:
         fail("Expecting value", i)
+    if not is_float[0]:
+        check_int_digits(c, i, end, d)
     return end
 
 
@@ -793,14 +824,32 @@ cdef Py_ssize_t scan_key(Cursor *c, Py_ssize_t i, JournalKey *which) except -1:
     return end
 
 
+#: From CPython 3.13 on (gh-113149), json names a trailing comma: "Illegal trailing comma
+#: before end of array" (or object), at the comma. Earlier versions go on to the next
+#: member and say what they found missing there ("Expecting value", "Expecting property
+#: name enclosed in double quotes"). Errors are what the running Python's json says.
+cdef bint TRAILING_COMMA_NAMED = _sys.version_info >= (3, 13)
+
+
+cdef int fail_trailing_comma(unsigned char close, Py_ssize_t comma) except -1:
+    if close == CLOSE_BRACKET:
+        fail("Illegal trailing comma before end of array", comma)
+    fail("Illegal trailing comma before end of object", comma)
+
+
 cdef inline Py_ssize_t next_member(Cursor *c, Py_ssize_t i, unsigned char close) except -2:
     """After a member or an element: the offset of the next one, or -1 at ``close``."""
+    cdef Py_ssize_t comma
     i = skip_ws(c, i)
     if i < c.length and c.buf[i] == close:
         return -1
     if i >= c.length or c.buf[i] != COMMA:
         fail("Expecting ',' delimiter", i)
-    return skip_ws(c, i + 1)
+    comma = i
+    i = skip_ws(c, i + 1)
+    if TRAILING_COMMA_NAMED and i < c.length and c.buf[i] == close:
+        fail_trailing_comma(close, comma)
+    return i
 
 
 cdef inline Py_ssize_t expect_colon(Cursor *c, Py_ssize_t i) except -1:
@@ -881,9 +930,14 @@ cdef Py_ssize_t skip_array(Cursor *c, Py_ssize_t i) except -1:
 
 @cython.no_gc
 cdef class _Document:
-    """The UTF-8 bytes of one input document and the Python object that owns them."""
+    """The UTF-8 bytes of one input document and the Python object that owns them.
 
-    cdef object owner        # bytes, or an ASCII str, whose buffer we read
+    The cycle collector need not see it: ``owner`` is always an exact bytes or str (a
+    subclass instance, which could carry attributes, is copied), and a document that
+    outlives its decoding is ``settle()``d, so that ``source`` is one too.
+    """
+
+    cdef object owner        # exact bytes, or an exact ASCII str, whose buffer we read
     cdef object source       # what the caller passed, for error positions
     cdef Py_ssize_t offset   # bytes skipped at the start (a UTF-8 BOM)
     cdef bint is_text        # positions are reported in characters
@@ -894,9 +948,11 @@ cdef class _Document:
         cdef Py_buffer view
         self.source = data
         if isinstance(data, str):
-            return self.load_text(data)
+            # a subclass (whose instances may hold anything) is read through an exact copy
+            return self.load_text(data if PyUnicode_CheckExact(data)
+                                  else PyUnicode_FromObject(data))
         if isinstance(data, bytes):
-            self.owner = data
+            self.owner = data if PyBytes_CheckExact(data) else PyBytes_FromObject(data)
         elif isinstance(data, (bytearray, memoryview)):
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
             try:
@@ -920,6 +976,15 @@ cdef class _Document:
             self.length = PyUnicode_GET_LENGTH(data)
         else:
             self.set_bytes(data.encode("utf-8", "surrogatepass"))
+        return 0
+
+    cdef int settle(self) except -1:
+        """Let go of what the caller passed, for a document kept after its decoding:
+        errors found later are told against an exact str or bytes equal to it."""
+        if not self.is_text:
+            self.source = self.owner
+        elif not PyUnicode_CheckExact(self.source):
+            self.source = PyUnicode_FromObject(self.source)
         return 0
 
     cdef void set_bytes(self, bytes data):
@@ -982,6 +1047,8 @@ def loads(data):
     ``data`` is ``bytes``, ``bytearray``, ``memoryview`` or ``str``. A document that
     ``json.loads`` refuses, invalid UTF-8, or nesting deeper than ``MAX_DEPTH`` raises
     :class:`fluxjournal.errors.JSONDecodeError` (a ``ValueError``) naming the position.
+    As for ``json.loads``, there is no limit on the size but memory: positions, lengths
+    and the digits of a number are counted in ``Py_ssize_t``.
     """
     cdef _Document doc = _Document.__new__(_Document)
     doc.load(data)

@@ -328,8 +328,29 @@ def _context_text(entry: dict) -> str:
     return compact_json(entry["context"])
 
 
+def _longer_than(data: Any, limit: int) -> bool:
+    """Whether the UTF-8 text of ``data``, as ``loads`` reads it, is longer than ``limit``
+    bytes (False for what is no document at all: ``loads`` says why)."""
+    if isinstance(data, str):
+        # a character takes at most 4 bytes: only a long text needs encoding to tell
+        return len(data) * 4 > limit and len(data.encode("utf-8", "surrogatepass")) > limit
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        return False
+    size = memoryview(data).nbytes
+    if size <= limit:
+        return False
+    encoding = json.detect_encoding(bytes(data[:4]))
+    if encoding == "utf-8":
+        return True
+    if encoding == "utf-8-sig":
+        return size - 3 > limit
+    return _longer_than(_as_text(data)[0], limit)
+
+
 def decode_response(data: Document) -> Response:
     """Decode one journal response payload into a :class:`Response` (see ``_core``)."""
+    if _longer_than(data, protocol.MAX_RESPONSE_BYTES):
+        raise MalformedResponse("larger than 2 GiB", data)
     try:
         doc = loads(data)
     except JSONDecodeError as exc:
@@ -345,31 +366,38 @@ class History:
     """The journal's history until the sentinel, delivered in timestamp order (see ``_core``)."""
 
     def __init__(self, since: float = 0.0, resource: bool = False) -> None:
+        if "finished" in vars(self):  # as _core's: entries kept so far belong to the first
+            raise RuntimeError("History is already initialised")
         self.since = since
         self.resource = resource
         self.finished = False
         self._kept: list[tuple[float, Response, dict]] = []
         self._order: list[tuple[float, Response, dict]] = []
         self._delivered = 0
+        # Threads may switch inside the sort: an add() from another thread then waits, so
+        # that it is either in the sort or refused after it, never lost in between.
+        self._changing = threading.Lock()
 
     def add(self, response: Response) -> int:
         """Keep the entries of one backlog response that are newer than ``since``."""
-        if self.finished:
-            raise RuntimeError("History.add() after finish()")
-        kept = [
-            (float(entry["timestamp"]), response, entry)
-            for entry in response._entries
-            if float(entry["timestamp"]) > self.since
-        ]
-        self._kept.extend(kept)
+        with self._changing:
+            if self.finished:
+                raise RuntimeError("History.add() after finish()")
+            kept = [
+                (float(entry["timestamp"]), response, entry)
+                for entry in response._entries
+                if float(entry["timestamp"]) > self.since
+            ]
+            self._kept.extend(kept)
         return len(kept)
 
     def finish(self) -> None:
         """Sort the kept entries by timestamp, ties in arrival order (a stable sort)."""
-        if not self.finished:
-            self._order = sorted(self._kept, key=lambda item: item[0])
-            self._kept = []
-            self.finished = True
+        with self._changing:
+            if not self.finished:
+                self._order = sorted(self._kept, key=lambda item: item[0])
+                self._kept = []
+                self.finished = True
 
     def __len__(self) -> int:
         return len(self._order) - self._delivered
@@ -402,6 +430,8 @@ class History:
 # ---------------------------------------------------------------------------
 
 _NOTHING: Any = object()
+#: What a job journal response with events and no job id is refused for.
+_NO_JOB_ID = 'no "id" for its events'
 
 
 class JournalConsumerBase(ABC):
@@ -686,13 +716,21 @@ class JournalConsumerBase(ABC):
                 self.processing_inactive = False
                 self._sentinel_pending = self.include_sentinel
             else:
+                self._check_job_id(response, payload)
                 self._history.add(response)
         elif self._kind == protocol.JOB_KIND:
+            self._check_job_id(response, payload)
             if response.id is not None:
                 response.jobid = _recent_jobid(response.id)
             self.backlog.extend(response.job_events(self.since))
         else:
             self.backlog.extend(response.resource_events(self.since))
+
+    def _check_job_id(self, response: Response, payload: bytes) -> None:
+        """Refuse a job journal response with events and no ``id``: flux-core's consumer
+        fails making their JobID (JobID(None)), and an event needs its job."""
+        if self._kind == protocol.JOB_KIND and response.id is None and len(response):
+            raise MalformedResponse(_NO_JOB_ID, payload)
 
     def _is_sentinel(self, response: Response) -> bool:
         if self._sentinel_is_id():

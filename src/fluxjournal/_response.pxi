@@ -248,11 +248,12 @@ cdef object recent_jobid(object value):
     return cached
 
 
-@cython.no_gc
 cdef class Response:
     """One decoded journal response: its job id, its entries and lazy ``jobspec``/``R``.
 
-    Entries are kept as offsets into the payload until events are built from them.
+    Entries are kept as offsets into the payload until events are built from them. The
+    decoder makes it untracked by the cycle collector; it is tracked once it holds its
+    JobID or a RawJSON, through which the user's values may lead back to it.
     """
 
     cdef _Document doc
@@ -295,6 +296,7 @@ cdef class Response:
         if start < 0:
             return None
         value = RawJSON.__new__(RawJSON)
+        untrack(value)  # until it is decoded, it holds only the payload
         value.doc = self.doc
         value.start = start
         value.stop = stop
@@ -315,31 +317,37 @@ cdef class Response:
     @property
     def jobspec(self):
         """The response's ``jobspec``, decoded on first access; None when absent."""
-        if self._jobspec is None:
-            self._jobspec = self.raw(self.jobspec_start, self.jobspec_stop)
-        return None if self._jobspec is None else self._jobspec.get()
+        cdef RawJSON raw = self.lazy_jobspec()
+        return None if raw is None else raw.get()
 
     @property
     def R(self):
         """The response's ``R``, decoded on first access; None when absent."""
-        if self._R is None:
-            self._R = self.raw(self.R_start, self.R_stop)
-        return None if self._R is None else self._R.get()
+        cdef RawJSON raw = self.lazy_R()
+        return None if raw is None else raw.get()
 
     cdef object shared_jobid(self):
         """The JobID every event of this response shares (-1 when there is no id)."""
         if self.jobid is None:
-            self.jobid = new_jobid(self._id if self._id is not None else -1)
+            self.set_jobid(new_jobid(self._id if self._id is not None else -1))
         return self.jobid
 
-    cdef object lazy_jobspec(self):
-        if self._jobspec is None:
+    cdef int set_jobid(self, object jobid) except -1:
+        """Keep the JobID this response's events share (the user may give it attributes)."""
+        self.jobid = jobid
+        track(self)
+        return 0
+
+    cdef RawJSON lazy_jobspec(self):
+        if self._jobspec is None and self.jobspec_start >= 0:
             self._jobspec = self.raw(self.jobspec_start, self.jobspec_stop)
+            track(self)
         return self._jobspec
 
-    cdef object lazy_R(self):
-        if self._R is None:
+    cdef RawJSON lazy_R(self):
+        if self._R is None and self.R_start >= 0:
             self._R = self.raw(self.R_start, self.R_stop)
+            track(self)
         return self._R
 
     cdef object entry_dict(self, Cursor *c, EntryRecord *rec, object into):
@@ -367,9 +375,18 @@ cdef class Response:
         try:
             for k in range(self.count):
                 out.append(self.entry_dict(&c, &self.records[k], {}))
+        except _Fail as failure:
+            raise self.unbuildable(failure) from None
         finally:
             free(c.scratch)
         return out
+
+    cdef object unbuildable(self, object failure):
+        """The MalformedResponse for a value the scan accepted that can no longer be
+        built: an integer longer than ``sys.get_int_max_str_digits()`` allows since it was
+        lowered. Internal failures never leave the module."""
+        exc = self.doc.error(failure.args)
+        return MalformedResponse(f"invalid JSON: {exc}", self.doc.owner)
 
     def job_events(self, since=None):
         """The entries as :class:`JournalEvent` objects, those newer than ``since`` only."""
@@ -387,6 +404,8 @@ cdef class Response:
             for k in range(self.count):
                 if self.records[k].timestamp > floor:
                     out.append(self.job_event(&c, &self.records[k], jobid))
+        except _Fail as failure:
+            raise self.unbuildable(failure) from None
         finally:
             free(c.scratch)
         return out
@@ -420,6 +439,8 @@ cdef class Response:
             for k in range(self.count):
                 if self.records[k].timestamp > floor:
                     out.append(self.resource_event(&c, &self.records[k]))
+        except _Fail as failure:
+            raise self.unbuildable(failure) from None
         finally:
             free(c.scratch)
         return out
@@ -453,7 +474,7 @@ cdef class Response:
         return PyUnicode_DecodeUTF8(<const char *>(self.buf + start), stop - start,
                                     "surrogatepass")
 
-    def rows(self, tuple prefix, Py_ssize_t start=0, Py_ssize_t offset=0):
+    def rows(self, tuple prefix not None, Py_ssize_t start=0, Py_ssize_t offset=0):
         """The entries from index ``start`` on, one tuple each: ``prefix`` followed by
         (position, timestamp, name, context), where position is the entry's index plus
         ``offset`` and context is JSON text (``{}`` when the entry has none)."""
@@ -469,6 +490,8 @@ cdef class Response:
         try:
             for k in range(start, self.count):
                 out.append(self.entry_row(&c, &self.records[k], prefix, k + offset))
+        except _Fail as failure:
+            raise self.unbuildable(failure) from None
         finally:
             free(c.scratch)
         return out

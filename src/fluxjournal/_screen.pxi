@@ -352,12 +352,17 @@ cdef void clear_response(Response r) noexcept:
     r.jobspec_stop = r.R_stop = 0
 
 
+#: Entries are kept as 32-bit offsets into their payload (see EntryRecord).
+cdef Py_ssize_t C_MAX_RESPONSE_BYTES = MAX_RESPONSE_BYTES
+
+
 def decode_response(data):
     """Decode one journal response payload into a :class:`Response`.
 
     Raises :class:`fluxjournal.errors.MalformedResponse` (a ``ValueError``) when the
     payload is not JSON, or not a journal response: no ``events`` array, an entry that is
-    not an object or has no string ``name``, a non-numeric ``timestamp``, a non-integer ``id``.
+    not an object or has no string ``name``, a non-numeric ``timestamp``, a non-integer ``id``;
+    or when its UTF-8 text is longer than ``protocol.MAX_RESPONSE_BYTES`` (2 GiB).
     """
     return decode_payload(data)
 
@@ -365,17 +370,19 @@ def decode_response(data):
 cdef Response decode_payload(object data):
     cdef Response r = Response.__new__(Response)
     cdef Cursor c
+    untrack(r)  # until it holds a JobID or a RawJSON (see _events.pxi)
     r.doc = _Document.__new__(_Document)
     try:
         r.doc.load(data)
     except JSONDecodeError as exc:
         raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
-    if r.doc.length > INT_MAX:
-        raise MalformedResponse("larger than 2 GiB", None)
+    if r.doc.length > C_MAX_RESPONSE_BYTES:
+        raise MalformedResponse("larger than 2 GiB", data)
     r.buf = r.doc.buf
     r.length = r.doc.length
     if screen_response(r.doc.buf, r.doc.length, r):
         r.screened = True
+        r.doc.settle()
         return r
     clear_response(r)
     init_cursor(&c, r.doc)
@@ -392,6 +399,7 @@ cdef Response decode_payload(object data):
         raise MalformedResponse(f"invalid JSON: {exc}", data) from exc
     finally:
         free(c.scratch)
+    r.doc.settle()
     return r
 
 

@@ -37,6 +37,20 @@ class JSONDecodeError(json.JSONDecodeError):
         return self.__class__, (self.msg, self.doc, self.pos)
 
 
+#: How much of a refused response its error message shows, in bytes.
+SHOWN_BYTES = 200
+
+
+def _head(response: Document) -> bytes:
+    """The first bytes of a payload, enough to show it and to tell that there is more,
+    without copying the whole of a big one."""
+    if isinstance(response, str):
+        return response[: SHOWN_BYTES + 1].encode("utf-8", "surrogatepass")
+    if isinstance(response, (bytes, bytearray)):
+        return bytes(response[: SHOWN_BYTES + 1])
+    return bytes(response)
+
+
 class MalformedResponse(ValueError):
     """A journal response that is valid JSON but not what the journal service promises.
 
@@ -49,12 +63,9 @@ class MalformedResponse(ValueError):
         self.response = response
         shown = ""
         if response is not None:
-            if isinstance(response, str):
-                text = response.encode("utf-8", "surrogatepass")
-            else:
-                text = bytes(response)
-            shown = text[:200].decode("utf-8", "replace")
-            if len(text) > 200:
+            text = _head(response)
+            shown = text[:SHOWN_BYTES].decode("utf-8", "replace")
+            if len(text) > SHOWN_BYTES:
                 shown += "..."
             shown = f" in response {shown!r}"
         super().__init__(f"malformed journal response: {what}{shown}")

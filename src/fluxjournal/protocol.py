@@ -21,6 +21,11 @@ RESOURCE_TOPIC = "resource.journal"
 #: enough that the live events waiting in ``backlog`` stay in cache and out of the GC's way.
 DRAIN_LIMIT = 256
 
+#: The longest response either core decodes, in bytes of its UTF-8 text: the compiled core
+#: records offsets into a payload in 32 bits. A longer one is a MalformedResponse ("larger
+#: than 2 GiB"); ``loads`` has no limit but memory, as ``json.loads``.
+MAX_RESPONSE_BYTES = 2**31 - 1
+
 #: The hooks of flux-core's consumer: a subclass that overrides one of them has them all
 #: called as flux-core calls them, on decoded dicts.
 HOOKS = ("process_response", "create_event", "is_empty_response", "request_payload")
