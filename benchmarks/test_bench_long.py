@@ -12,6 +12,7 @@ use, scaled to nothing: it must not grow with the run.
 from __future__ import annotations
 
 import pytest
+from conftest import DATA
 
 from fluxjournal import bench, bench_long
 
@@ -51,7 +52,9 @@ def test_long_drains(benchmark, config, impl):
     if impl == bench.FLUX_CORE:
         pytest.skip("the drains run is fluxjournal's cores'")
     drains = config.long_drains
-    result = benchmark.pedantic(bench_long.long_drains, args=(impl, drains), rounds=1)
+    result = benchmark.pedantic(
+        bench_long.long_drains, args=(impl, drains, bench_long.DRAINS_WARMUP, DATA), rounds=1
+    )
     assert result.events > 0
     _check(_record(benchmark, result), DRAIN_OBJECTS_GROWTH)
 

@@ -26,6 +26,7 @@ import tracemalloc
 from collections import Counter
 
 import pytest
+from conftest import DATA
 
 from fluxjournal import bench_long, ingest, jsontext, protocol
 from fluxjournal.jobid import JobID
@@ -106,7 +107,7 @@ def refcounts(objects: dict[str, object]) -> dict[str, int]:
 def test_capture_drains_leave_no_trace(impl):
     """DRAINS drains of every capture after WARMUP_DRAINS: memory, objects and the
     shared objects' reference counts are where the warm-up left them."""
-    recorded = bench_long.captures()
+    recorded = bench_long.captures(DATA)
     assert recorded, "no captures in tests/data"
     events_seen: list = []
     for name, lines in recorded:  # one drain kept whole, for its shared objects
@@ -213,7 +214,7 @@ def test_ingest_of_a_long_live_stream_keeps_python_memory_flat(impl, monkeypatch
 def test_long_run_reports_both_samples(run):
     """The benchmark's own runs (small here) report a start and an end sample."""
     result = (
-        bench_long.long_drains("python", 2, warmup=1)
+        bench_long.long_drains("python", 2, warmup=1, directory=DATA)
         if run == bench_long.DRAINS
         else bench_long.long_live("python", 2_000, warmup=500)
     )

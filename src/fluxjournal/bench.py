@@ -1141,7 +1141,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group(
         "long runs",
         "--long measures memory over long runs instead, each implementation (--impls) in a "
-        "fresh child: --long-drains drains of every capture in tests/data, and one "
+        "fresh child: --long-drains drains of every capture in --long-captures, and one "
         "SimulatedFlux live stream of --long-events events; RSS, C heap, allocated blocks "
         "and tracked objects after a warm-up and at the end (see fluxjournal.bench_long).",
     )
@@ -1157,6 +1157,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=bench_long.LONG_DRAINS,
         help=f"drains of the captures (default {bench_long.LONG_DRAINS:,})",
+    )
+    group.add_argument(
+        "--long-captures",
+        metavar="DIR",
+        default=bench_long.CAPTURES,
+        help=f"the folder of the captures (*.jsonl) to drain (default {bench_long.CAPTURES})",
     )
     return parser
 

@@ -45,8 +45,8 @@ LIVE_SEED = 1
 DRAINS = "drains"
 LIVE = "live"
 RUNS = (DRAINS, LIVE)
-#: Where the captures are, in a source checkout.
-CAPTURES = Path(__file__).resolve().parent.parent.parent / "tests" / "data"
+#: Where the captures are by default: a source checkout's, from its top folder.
+CAPTURES = Path("tests", "data")
 KIB = 1024
 MIB = 1024 * 1024
 
@@ -196,12 +196,21 @@ def _core_of(impl: str) -> Any:
     raise ValueError(f"the drains run needs one of fluxjournal's cores, not {impl!r}")
 
 
-def long_drains(impl: str, drains: int, warmup: int = DRAINS_WARMUP) -> LongRun:
-    """``warmup`` drains of every capture, a sample, ``drains`` more, a sample."""
+def long_drains(
+    impl: str,
+    drains: int,
+    warmup: int = DRAINS_WARMUP,
+    directory: str | os.PathLike[str] = CAPTURES,
+) -> LongRun:
+    """``warmup`` drains of every capture in ``directory``, a sample, ``drains`` more, a
+    sample."""
     core = _core_of(impl)
-    recorded = captures()
+    recorded = captures(directory)
     if not recorded:
-        raise RuntimeError(f"no captures (*.jsonl) in {CAPTURES}: run from a source checkout")
+        raise RuntimeError(
+            f"no captures (*.jsonl) in {Path(directory).resolve()}: run from a source "
+            "checkout or name the folder with --long-captures"
+        )
     for _ in range(warmup):
         drain_captures(core, recorded)
     sample()  # the first sample allocates what later ones reuse
@@ -264,14 +273,16 @@ def _child_main() -> int:
         if part not in sys.path:
             sys.path.append(part)
     if spec["run"] == DRAINS:
-        result = long_drains(spec["impl"], spec["count"])
+        result = long_drains(spec["impl"], spec["count"], directory=spec["captures"])
     else:
         result = long_live(spec["impl"], spec["count"])
     sys.stdout.write("\n" + json.dumps(result.to_json()) + "\n")
     return 0
 
 
-def measure(impl: str, run: str, count: int) -> LongRun:
+def measure(
+    impl: str, run: str, count: int, directory: str | os.PathLike[str] = CAPTURES
+) -> LongRun:
     """Run one long run in a fresh Python process, so that no other run shares its heap."""
     from fluxjournal import fluxcore
 
@@ -284,6 +295,7 @@ def measure(impl: str, run: str, count: int) -> LongRun:
         "impl": impl,
         "run": run,
         "count": count,
+        "captures": str(Path(directory).resolve()),
         "sys_path": [package_root, *fluxcore.added_paths],
     }
     code = "import sys\nfrom fluxjournal.bench_long import _child_main\nsys.exit(_child_main())\n"
@@ -352,7 +364,7 @@ def main(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
             if run == DRAINS and impl == bench.FLUX_CORE:
                 continue  # ReplayFlux's drains of fluxjournal's cores only
             print(f"#   {impl} {run} ({count}) ...", file=sys.stderr, flush=True)
-            rows.append(measure(impl, run, count))
+            rows.append(measure(impl, run, count, args.long_captures))
     print(
         f"# each row in a fresh child; start = after the warm-up ({DRAINS_WARMUP} drains of "
         f"every capture, or the history and {LIVE_WARMUP} live events), end = after the "
