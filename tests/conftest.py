@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.abc
+import logging
 import os
 import subprocess
 import sys
@@ -43,6 +44,18 @@ class _RefuseCompiledCore(importlib.abc.MetaPathFinder):
 
 if TWIN_ONLY:
     sys.meta_path.insert(0, _RefuseCompiledCore())
+
+
+@pytest.fixture(autouse=True)
+def _fluxjournal_logger_restored():
+    """The command line, run in-process by a test, gives the ``fluxjournal`` logger a
+    handler of its own and stops it propagating; later tests' ``caplog`` must still see
+    its records, so its state is put back after every test."""
+    logger = logging.getLogger("fluxjournal")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate = saved[0], saved[1]
+    logger.setLevel(saved[2])
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS), ids=sorted(IMPLEMENTATIONS))

@@ -115,9 +115,7 @@ def test_a_restart_takes_every_child_up_again_and_stores_nothing_twice(database)
     )
 
 
-def test_a_child_that_cannot_be_reached_is_a_warning_not_an_error(database, caplog, monkeypatch):
-    # the command line's logging setup (an earlier test's) keeps records from the root
-    monkeypatch.setattr(logging.getLogger("fluxjournal"), "propagate", True)
+def test_a_child_that_cannot_be_reached_is_a_warning_not_an_error(database, caplog):
     caplog.set_level(logging.WARNING, "fluxjournal")
     top = nested()
 
