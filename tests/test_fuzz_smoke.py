@@ -21,8 +21,9 @@ pytest.importorskip("fluxjournal._core", reason="the harnesses compare both core
 
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
 
-#: Inputs per harness: the consumer's inputs each run two consumers over a replay.
-RUNS = {"loads": 1000, "response": 600, "consumer": 200}
+#: Inputs per harness: a consumer input runs two consumers over a replay, a jobrecord
+#: input two records over many responses.
+RUNS = {"loads": 1000, "response": 600, "consumer": 200, "jobrecord": 300}
 
 
 def environment() -> dict[str, str]:
