@@ -39,10 +39,11 @@ def json_error_is_comparable(payload) -> bool:
 
 
 def attempt(function, *args):
-    """``function(*args)``, or the type and text of the ValueError it raised."""
+    """``function(*args)``, or the type and text of the ValueError (OverflowError
+    included) it raised."""
     try:
         return function(*args)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         return ("raised", type(exc).__name__, str(exc))
 
 
@@ -57,7 +58,8 @@ def event_key(event, clock: bool, jobs: bool) -> tuple:
     body = dict(event)
     if clock:
         body["timestamp"] = CLOCK
-    shown = None if clock else (str(event), event.context_string)
+    # str() raises OverflowError for a job id beyond 64 bits, as flux-core's JobID does
+    shown = None if clock else (attempt(str, event), attempt(lambda: event.context_string))
     jobid = int(event.jobid) if jobs else None
     return (jobid, body, event.jobspec if jobs else None, event.R, shown, event.is_empty())
 
