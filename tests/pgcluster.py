@@ -99,10 +99,25 @@ def _program(name: str) -> str:
     return os.path.join(folder, name)
 
 
+def _environment() -> dict[str, str]:
+    """This process's environment without the sanitizer runtimes a sanitized test run
+    preloads (README, "Sanitizers"): PostgreSQL's programs hang with AddressSanitizer's
+    runtime preloaded, and they are not what the run checks."""
+    env = dict(os.environ)
+    kept = [
+        path
+        for path in env.pop("LD_PRELOAD", "").replace(":", " ").split()
+        if not any(part in os.path.basename(path) for part in ("asan", "ubsan", "_with_fuzzer"))
+    ]
+    if kept:
+        env["LD_PRELOAD"] = " ".join(kept)
+    return env
+
+
 def _run_as(owner: str | None, command: list[str], check: bool = True):
     if owner is not None:
         command = ["runuser", "-u", owner, "--", *command]
-    return subprocess.run(command, check=check, capture_output=True, text=True)
+    return subprocess.run(command, check=check, capture_output=True, text=True, env=_environment())
 
 
 def start(directory: str | os.PathLike[str]) -> Cluster:
@@ -148,7 +163,7 @@ def start(directory: str | os.PathLike[str]) -> Cluster:
 def _psql(cluster: Cluster, sql: str) -> None:
     command = [_program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", cluster.url, "-c", sql]
     for _ in range(50):  # the server may still be opening its socket to logins
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, env=_environment())
         if done.returncode == 0:
             return
         time.sleep(0.1)

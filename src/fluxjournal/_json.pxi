@@ -425,7 +425,8 @@ cdef object parse_escaped_string(Cursor *c, Py_ssize_t i, Py_ssize_t j, Py_ssize
     cdef Py_ssize_t begin = i - 1
     cdef Py_ssize_t n = c.length
     cdef Py_ssize_t out = 0
-    cdef Py_ssize_t cp, low, u_pos
+    cdef Py_ssize_t cp = 0  # every branch sets it; gcc cannot see that fail() never returns
+    cdef Py_ssize_t low, u_pos
     cdef unsigned char ch
     while True:
         # the plain run [i, j), then the byte at j: a quote or a backslash

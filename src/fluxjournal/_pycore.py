@@ -28,7 +28,9 @@ from fluxjournal.payload import reader_for
 #: Containers nested deeper than this are refused, as in ``_core``.
 MAX_DEPTH = 512
 
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+#: A string runs to its closing quote or, unterminated, to the end (json.loads fails inside
+#: it then, and its brackets open nothing).
+_TOKENS = re.compile(r'"(?:[^"\\]|\\[\s\S])*"?|[\[\]{}]')
 _NUMBERS = re.compile(r'"(?:[^"\\]|\\.)*"|(-?\d+)(\.\d+)?([eE][-+]?\d+)?')
 #: Decodes text without json.loads's check for a leading BOM, which applies to str input only.
 _DECODER = json.JSONDecoder()

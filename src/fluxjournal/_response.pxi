@@ -551,22 +551,29 @@ cdef int malformed(str what, Py_ssize_t pos) except -1:
     raise _Fail("!" + what, pos)
 
 
-cdef double timestamp_value(object value, Py_ssize_t index, Py_ssize_t pos) except? -1.0:
-    """The timestamp of event ``index`` as a double; refuses what is not a JSON number."""
+cdef bint timestamp_value(object value, double *out) except -1:
+    """Store a JSON number as a double; False for anything else (or an int too large)."""
     if type(value) is float:
-        return <double>value
+        out[0] = <double>value
+        return True
     if type(value) is int:
         try:
-            return float(value)
+            out[0] = float(value)
+            return True
         except OverflowError:
             pass
-    malformed("event %d: timestamp is not a number" % index, pos)
+    return False
 
 
-cdef Py_ssize_t scan_timestamp(Cursor *c, Py_ssize_t i, Py_ssize_t index,
-                               EntryRecord *rec) except -1:
+# A value that breaks the journal's shape (an entry's non-string name, an id that is not
+# an integer, ...) is refused only if it is the last of its key: json.loads, and so
+# flux-core, keeps the last of duplicate keys. Until then the scan notes where it was.
+
+cdef Py_ssize_t scan_timestamp(Cursor *c, Py_ssize_t i, EntryRecord *rec,
+                               Py_ssize_t *bad_at) except -1:
     """Read the timestamp at ``i`` into ``rec`` (no float object on the usual path);
-    the offset after it. Refuses what is not a JSON number."""
+    the offset after it. ``bad_at`` is set to ``i`` when it is not a JSON number, to -1
+    when it is."""
     cdef double *stamp = &rec.timestamp
     cdef Decimal d
     cdef bint is_float = False
@@ -577,31 +584,40 @@ cdef Py_ssize_t scan_timestamp(Cursor *c, Py_ssize_t i, Py_ssize_t index,
         if is_float:
             if d.digits <= 19 and fj_decimal_to_double(d.mantissa, d.exp10, d.negative, stamp):
                 rec.timestamp_form = FLOAT_TIMESTAMP
+                bad_at[0] = -1
                 return end
         elif d.digits <= 18:
             stamp[0] = <double><long long>d.mantissa
             if d.negative:
                 stamp[0] = -stamp[0]
             rec.timestamp_form = OTHER_TIMESTAMP
+            bad_at[0] = -1
             return end
         value = number_from_text(c, i, end, is_float, &d)
     else:
         value = parse_value(c, i, &end)
-    stamp[0] = timestamp_value(value, index, i)
-    rec.timestamp_form = OTHER_TIMESTAMP
+    if timestamp_value(value, stamp):
+        rec.timestamp_form = OTHER_TIMESTAMP
+        bad_at[0] = -1
+    else:
+        rec.timestamp_form = NO_TIMESTAMP
+        bad_at[0] = i
     return end
 
 
-cdef Py_ssize_t scan_name(Cursor *c, Py_ssize_t i, Py_ssize_t index,
-                          EntryRecord *rec) except -1:
-    """Validate the name at ``i`` (a string) and note in ``rec`` which event it names."""
+cdef Py_ssize_t scan_name(Cursor *c, Py_ssize_t i, EntryRecord *rec,
+                          Py_ssize_t *bad_at) except -1:
+    """Note in ``rec`` which event the name at ``i`` names; the offset after it.
+    ``bad_at`` is set to ``i`` when it is not a string, to -1 when it is."""
     cdef const unsigned char *text
     cdef Py_ssize_t length, end = 0
     if i >= c.length or c.buf[i] != QUOTE:
-        end = skip_value(c, i)
-        malformed("event %d: name is not a string" % index, i)
+        rec.name = OTHER_NAME
+        bad_at[0] = i
+        return skip_value(c, i)
     keep = string_text(c, i, &end, &text, &length)  # holds escaped text while read
     rec.name = name_from_bytes(text, length)
+    bad_at[0] = -1
     return end
 
 
@@ -611,6 +627,8 @@ cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index
     cdef EntryRecord *rec
     cdef JournalKey which = OTHER_KEY
     cdef bint has_name = False
+    cdef bint timestamp_first = False  # a timestamp key came before any name key
+    cdef Py_ssize_t bad_timestamp = -1, bad_name = -1
     if i >= c.length or c.buf[i] != OPEN_BRACE:
         nxt = skip_value(c, i)
         malformed("event %d is not an object" % index, i)
@@ -627,9 +645,10 @@ cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index
             i = expect_colon(c, scan_key(c, i, &which))
             rec = &r.records[r.count - 1]
             if which == TIMESTAMP_KEY:
-                nxt = scan_timestamp(c, i, index, rec)
+                timestamp_first |= not has_name
+                nxt = scan_timestamp(c, i, rec, &bad_timestamp)
             elif which == NAME_KEY:
-                nxt = scan_name(c, i, index, rec)
+                nxt = scan_name(c, i, rec, &bad_name)
                 has_name = True
             else:
                 nxt = skip_value(c, i)
@@ -640,6 +659,12 @@ cdef Py_ssize_t scan_entry(Cursor *c, Py_ssize_t i, Response r, Py_ssize_t index
                 break
     c.depth -= 1
     rec = &r.records[r.count - 1]
+    # the twin's order: the first of the keys (as json.loads's dict has them) whose last
+    # value is bad, then a missing name
+    if bad_timestamp >= 0 and (timestamp_first or bad_name < 0):
+        malformed("event %d: timestamp is not a number" % index, bad_timestamp)
+    if bad_name >= 0:
+        malformed("event %d: name is not a string" % index, bad_name)
     if rec.timestamp_form == NO_TIMESTAMP:
         rec.timestamp = _time.time()
     if not has_name:
@@ -674,7 +699,11 @@ cdef int scan_response(Cursor *c, Response r) except -1:
     """Fill ``r`` from a journal response object; every value is validated."""
     cdef Py_ssize_t nxt = 0
     cdef Py_ssize_t i = skip_ws(c, 0)
+    cdef Py_ssize_t depth
     cdef JournalKey which = OTHER_KEY
+    cdef tuple events_problem = None, id_problem = None  # of the last events, the last id
+    cdef bint events_first = False  # an events key came before any id key
+    cdef bint seen_id = False
     if i >= c.length or c.buf[i] != OPEN_BRACE:
         nxt = skip_value(c, i)
         malformed("not a JSON object", i)
@@ -684,12 +713,25 @@ cdef int scan_response(Cursor *c, Response r) except -1:
         while True:
             i = expect_colon(c, scan_key(c, i, &which))
             if which == EVENTS_KEY:
-                nxt = scan_events(c, i, r)
+                events_first |= not seen_id
+                depth = c.depth
+                try:
+                    nxt = scan_events(c, i, r)
+                    events_problem = None
+                except _Fail as failure:
+                    if not failure.args[0].startswith("!"):
+                        raise
+                    events_problem = failure.args
+                    c.depth = depth
+                    nxt = skip_value(c, i)
             elif which == ID_KEY:
+                seen_id = True
                 value = parse_value(c, i, &nxt)
-                if type(value) is not int:
-                    malformed("id is not an integer", i)
-                r._id = value
+                if type(value) is int:
+                    r._id = value
+                    id_problem = None
+                else:
+                    id_problem = ("!id is not an integer", i)
             else:
                 nxt = skip_value(c, i)
                 if which == JOBSPEC_KEY:
@@ -706,6 +748,9 @@ cdef int scan_response(Cursor *c, Response r) except -1:
     i = skip_ws(c, i + 1)
     if i != c.length:
         fail("Extra data", i)
+    for problem in ((events_problem, id_problem) if events_first else (id_problem, events_problem)):
+        if problem is not None:
+            raise _Fail(*problem)
     if not r.has_events:
         malformed('no "events" array', 0)
     return 0
