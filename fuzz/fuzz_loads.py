@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 
 import fuzzlib
-from fuzzlib import COMPARABLE, expect, same, short
+from fuzzlib import expect, same, short
 
 with fuzzlib.instrumented_imports(__name__ == "__main__"):
     from fluxjournal import _core, _pycore
-    from fluxjournal.errors import JSONDecodeError
+    from fluxjournal.errors import POSITIONED_MESSAGES, JSONDecodeError
 
 CORES = [_core, _pycore]
 MAX_DEPTH = 512
@@ -106,7 +106,7 @@ def expected(doc):
     if accepted:
         return ("value", result)
     if isinstance(result, json.JSONDecodeError):
-        if result.msg in COMPARABLE:
+        if result.msg in POSITIONED_MESSAGES:
             return ("error", result.msg, where(result.pos))
         return ("error", ANY, ANY)
     if isinstance(result, UnicodeDecodeError) and in_bytes:

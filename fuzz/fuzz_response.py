@@ -18,11 +18,11 @@ import contextlib
 import json
 
 import fuzzlib
-from fuzzlib import COMPARABLE, Mismatch, same, short
+from fuzzlib import Mismatch, same, short
 
 with fuzzlib.instrumented_imports(__name__ == "__main__"):
     from fluxjournal import _core, _pycore
-    from fluxjournal.errors import MalformedResponse
+    from fluxjournal.errors import POSITIONED_MESSAGES, MalformedResponse
 
 CLOCK = "the clock"  # stands for a timestamp filled in from time.time() at decode time
 
@@ -32,7 +32,7 @@ def json_error_is_comparable(payload) -> bool:
     try:
         json.loads(bytes(payload) if isinstance(payload, memoryview) else payload)
     except json.JSONDecodeError as exc:
-        return exc.msg in COMPARABLE
+        return exc.msg in POSITIONED_MESSAGES
     except (ValueError, RecursionError):
         return False
     return True

@@ -18,23 +18,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "tests" / "data"
 
-#: json messages whose position both fluxjournal and json.loads report; other messages
-#: (3.13's "Illegal trailing comma ..." and whatever a later Python adds) are not compared.
-COMPARABLE = frozenset(
-    {
-        "Expecting value",
-        "Expecting ',' delimiter",
-        "Expecting ':' delimiter",
-        "Expecting property name enclosed in double quotes",
-        "Unterminated string starting at",
-        "Invalid control character at",
-        "Invalid \\escape",
-        "Invalid \\uXXXX escape",
-        "Extra data",
-        "Unexpected UTF-8 BOM (decode using utf-8-sig)",
-    }
-)
-
 
 class Mismatch(AssertionError):
     """fluxjournal did not do what it promises on this input."""

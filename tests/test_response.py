@@ -13,9 +13,10 @@ import pytest
 from conftest import BEYOND_2_GIB, capture_lines, needs_big_memory
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_loads import COMPARABLE, EDITS, HYPOTHESIS, mutate
+from test_loads import EDITS, HYPOTHESIS, mutate
 
 from fluxjournal import JobID, MalformedResponse
+from fluxjournal.errors import POSITIONED_MESSAGES
 
 FULL = capture_lines("job-journal-full-live.jsonl")
 RESOURCE = capture_lines("resource-journal.jsonl")
@@ -277,7 +278,7 @@ def outcome(module, payload: bytes):
             json.loads(payload)
             comparable = True
         except json.JSONDecodeError as json_exc:
-            comparable = json_exc.msg in COMPARABLE
+            comparable = json_exc.msg in POSITIONED_MESSAGES
         except ValueError:
             comparable = False
         position = getattr(exc.__cause__, "pos", None) if comparable else None

@@ -8,6 +8,27 @@ from typing import Union
 Document = Union[bytes, bytearray, memoryview, str]
 
 
+#: The messages of ``json.loads`` that both cores' ``loads`` give word for word, at the
+#: position json gives (3.13's "Illegal trailing comma" ones from 3.13 on, where json has
+#: them); any other refusal is still refused, in words of fluxjournal's own.
+POSITIONED_MESSAGES = frozenset(
+    {
+        "Illegal trailing comma before end of array",
+        "Illegal trailing comma before end of object",
+        "Expecting value",
+        "Expecting ',' delimiter",
+        "Expecting ':' delimiter",
+        "Expecting property name enclosed in double quotes",
+        "Unterminated string starting at",
+        "Invalid control character at",
+        "Invalid \\escape",
+        "Invalid \\uXXXX escape",
+        "Extra data",
+        "Unexpected UTF-8 BOM (decode using utf-8-sig)",
+    }
+)
+
+
 class JSONDecodeError(json.JSONDecodeError):
     """A document that ``json.loads`` would refuse.
 
