@@ -56,6 +56,24 @@ LIVE_BLOCKS_GROWTH = 20_000
 INGEST_WARMUP = 10_000
 INGEST_EVENTS = 60_000
 INGEST_TRACED_GROWTH = 256 * 1024
+#: A sanitizer run (README, "Sanitizers") hands memory to ASan's allocator: freed blocks
+#: wait in its quarantine (RSS grows), mallinfo2 reads nothing and, with
+#: PYTHONMALLOC=malloc, pymalloc counts no blocks. The allocator's figures are then not
+#: checked; the interpreter's (objects by type, reference counts, tracemalloc) still are.
+ALLOCATOR_FIGURES = not (
+    "asan" in os.environ.get("LD_PRELOAD", "") or os.environ.get("PYTHONMALLOC") == "malloc"
+)
+
+
+def check_allocator_growth(growth: dict, blocks_bound: int) -> None:
+    """RSS, the C heap and pymalloc's blocks grew by no more than their bounds."""
+    if not ALLOCATOR_FIGURES:
+        return
+    assert growth["blocks"] <= blocks_bound
+    if growth["c_heap"] is not None:
+        assert growth["c_heap"] <= C_HEAP_GROWTH
+    if growth["rss"] is not None:
+        assert growth["rss"] <= RSS_GROWTH
 
 
 def object_counts() -> Counter:
@@ -127,11 +145,7 @@ def test_capture_drains_leave_no_trace(impl):
 
     growth = before.growth_to(after)
     assert grown_types(counts_before, counts_after) == {}
-    assert growth["blocks"] <= BLOCKS_GROWTH
-    if growth["c_heap"] is not None:
-        assert growth["c_heap"] <= C_HEAP_GROWTH
-    if growth["rss"] is not None:
-        assert growth["rss"] <= RSS_GROWTH
+    check_allocator_growth(growth, BLOCKS_GROWTH)
     # A shared object may lose the reference of a cache slot it was pushed out of, but
     # never gain one per drain.
     gained = {label: refs_after[label] - refs_before[label] for label in shared}
@@ -174,11 +188,7 @@ def test_long_live_stream_memory_is_flat(impl):
     after, counts_after = bench_long.sample(), object_counts()
     growth = before.growth_to(after)
     assert grown_types(counts_before, counts_after, LIVE_OBJECTS_PER_TYPE_GROWTH) == {}
-    assert growth["blocks"] <= LIVE_BLOCKS_GROWTH
-    if growth["c_heap"] is not None:
-        assert growth["c_heap"] <= C_HEAP_GROWTH
-    if growth["rss"] is not None:
-        assert growth["rss"] <= RSS_GROWTH
+    check_allocator_growth(growth, LIVE_BLOCKS_GROWTH)
     sentinel_refs_after = sys.getrefcount(impl.SENTINEL_EVENT)  # not inside the assert:
     assert sentinel_refs_after == sentinel_refs  # pytest's rewriting holds what it names
 
@@ -219,6 +229,7 @@ def test_long_run_reports_both_samples(run):
         else bench_long.long_live("python", 2_000, warmup=500)
     )
     assert result.events > 0 and result.seconds > 0
-    assert result.start.blocks > 0 and result.end.objects > 0
+    assert result.end.objects > 0
+    assert result.start.blocks > 0 or not ALLOCATOR_FIGURES
     assert bench_long.LongRun.from_json(result.to_json()) == result
     assert "events/s" in bench_long.format_table([result])
