@@ -19,7 +19,7 @@ from setuptools import Extension, setup
 
 SANITIZERS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
 
-#: Our C (``_decimal.h``, the ``cdef extern`` snippets) and the C that Cython 3 generates
+#: Our C (``_coreparts/decimal.h``, the ``cdef extern`` snippets) and the C that Cython 3 generates
 #: from the parts compile without a warning under these, with gcc 12 and clang 14; the
 #: switch makes any new one an error. Not on by default: another compiler or an older
 #: Cython may word things its own way, and an install must not fail for that.

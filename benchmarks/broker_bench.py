@@ -1,6 +1,6 @@
 """Consumers on a real flux-core broker, against the floor of libflux-core itself.
 
-Two groups, each on a fresh ``flux start`` instance (``fluxjournal.fluxcore.LocalBroker``):
+Two groups, each on a fresh ``flux start`` instance (``fluxjournal.testing.broker.LocalBroker``):
 
 - **live**: every consumer reads the same live stream at the same time, one process each,
   while ``--live-jobs`` jobs run (about eleven events a job). Each counts its own CPU
@@ -114,7 +114,7 @@ def _ready() -> None:
 
 def child(kind: str, mode: str, cleans: int) -> int:
     """Read the journal as ``kind`` does; print one JSON line (see _report)."""
-    from fluxjournal import fluxcore
+    from fluxjournal.wire import bindings as fluxcore
 
     fluxcore.find_bindings()
     import flux
@@ -312,8 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    from fluxjournal import fluxcore
-    from fluxjournal.fluxcore import LocalBroker
+    from fluxjournal.testing.broker import LocalBroker
+    from fluxjournal.wire import bindings as fluxcore
 
     if not fluxcore.find_bindings():
         print("needs `flux` on PATH and flux-core's Python bindings", file=sys.stderr)

@@ -5,7 +5,7 @@ Sizes come from ``--bench-jobs`` (or ``FLUXJOURNAL_BENCH_JOBS``); the small defa
 smoke pass (``pytest benchmarks/ --benchmark-disable``) take seconds. Real runs use 30000
 jobs, about 300k events (see benchmarks/README.md). Payloads are generated once per size and
 session, outside every timed region. Peak memory growth is measured in a fresh child process
-per case (``fluxjournal.bench.measure``), recorded in ``extra_info`` and printed at the end.
+per case (``fluxjournal.bench.harness.measure``), recorded in ``extra_info`` and printed at the end.
 """
 
 from __future__ import annotations
@@ -19,12 +19,26 @@ from typing import Any, Callable
 
 import pytest
 
-from fluxjournal import bench, decode_response, fluxcore
-from fluxjournal.fluxcore import LocalBroker
+from fluxjournal import decode_response
+from fluxjournal.bench import harness, ingest
+from fluxjournal.bench.harness import CYTHON, FLUX_CORE, PYTHON, Case, Measurement, Prepared
+from fluxjournal.bench.long import default_captures
+from fluxjournal.bench.payloads import (
+    big_R,
+    count_events,
+    history_payloads,
+    live_payloads,
+    with_R,
+    write_payloads,
+)
+from fluxjournal.testing.broker import LocalBroker
+from fluxjournal.wire import bindings
+from fluxjournal.wire.protocol import FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING, JOB_TOPIC
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-HAVE_FLUX = fluxcore.find_bindings()
-IMPLS = (bench.CYTHON, bench.PYTHON, bench.FLUX_CORE)
+#: The recorded captures shipped in the package.
+DATA = default_captures()
+HAVE_FLUX = bindings.find_bindings()
+IMPLS = (CYTHON, PYTHON, FLUX_CORE)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -144,7 +158,7 @@ class PayloadSet:
     def file(self) -> Path:
         """The payloads written out, one per line, for a child process to replay."""
         if self._file is None:
-            self._file = bench.write_payloads(self.payloads, self.directory / f"{self.name}.jsonl")
+            self._file = write_payloads(self.payloads, self.directory / f"{self.name}.jsonl")
         return self._file
 
 
@@ -168,28 +182,28 @@ class Payloads:
         jobs = jobs or self.config.jobs
 
         def make() -> tuple[list[bytes], int, str]:
-            payloads = bench.history_payloads(jobs)
-            return payloads, bench.count_events(payloads), "history"
+            payloads = history_payloads(jobs)
+            return payloads, count_events(payloads), "history"
 
         return self._get(("history", jobs), make)
 
     def live(self) -> PayloadSet:
         """The sentinel, then ``--bench-live`` one-event responses."""
         n = self.config.live
-        return self._get(("live", n), lambda: (bench.live_payloads(n), n, "live"))
+        return self._get(("live", n), lambda: (live_payloads(n), n, "live"))
 
     def heavy(self) -> PayloadSet:
         """A history whose every R is that of a 1,000-node allocation."""
         jobs = self.config.heavy_jobs
 
         def make() -> tuple[list[bytes], int, str]:
-            payloads = bench.with_R(bench.history_payloads(jobs), bench.big_R(1000))
-            return payloads, bench.count_events(payloads), "history"
+            payloads = with_R(history_payloads(jobs), big_R(1000))
+            return payloads, count_events(payloads), "history"
 
         return self._get(("heavy", jobs), make)
 
     def captures(self) -> PayloadSet:
-        """Every recorded payload in tests/data (job and resource journals)."""
+        """Every recorded payload of the captures (job and resource journals)."""
 
         def make() -> tuple[list[bytes], int, str]:
             lines = [
@@ -212,18 +226,18 @@ def payloads(config: Config, tmp_path_factory: pytest.TempPathFactory) -> Payloa
 
 
 def available(impl: str) -> bool:
-    if impl == bench.FLUX_CORE:
+    if impl == FLUX_CORE:
         return HAVE_FLUX
-    if impl == bench.CYTHON:
-        return bench.has_extension()
+    if impl == CYTHON:
+        return harness.has_extension()
     return True
 
 
 def skip_unless_available(impl: str) -> None:
     if not available(impl):
         reason = {
-            bench.FLUX_CORE: "flux-core's Python bindings do not import (put `flux` on PATH)",
-            bench.CYTHON: "the compiled core fluxjournal._core is not built",
+            FLUX_CORE: "flux-core's Python bindings do not import (put `flux` on PATH)",
+            CYTHON: "the compiled core fluxjournal._core is not built",
         }[impl]
         pytest.skip(reason)
 
@@ -244,14 +258,14 @@ def impl(request: pytest.FixtureRequest) -> str:
 # -- running a case ---------------------------------------------------------------------
 
 _memory_rows: list[tuple[str, str, int, float, str]] = []
-_memory_cache: dict[tuple, bench.Measurement] = {}
+_memory_cache: dict[tuple, Measurement] = {}
 
 
-def memory_of(case: bench.Case, data: PayloadSet, uri: str | None = None) -> bench.Measurement:
+def memory_of(case: Case, data: PayloadSet, uri: str | None = None) -> Measurement:
     """Peak RSS growth of ``case`` in a fresh child (one untimed-for-us run, cached)."""
     key = (case, data.name, uri)
     if key not in _memory_cache:
-        _memory_cache[key] = bench.measure(
+        _memory_cache[key] = harness.measure(
             case, None if uri else data.file, data.events, repeat=1, uri=uri
         )
     return _memory_cache[key]
@@ -267,7 +281,7 @@ class Runner:
     def __call__(
         self,
         benchmark: Any,
-        case: bench.Case,
+        case: Case,
         data: PayloadSet,
         *,
         handle_factory: Callable[[], Any] | None = None,
@@ -276,15 +290,15 @@ class Runner:
     ) -> None:
         expect = data.events
         if case.since:
-            expect = bench.count_events(data.payloads, case.since)
-        pending: list[bench.Prepared] = []
+            expect = count_events(data.payloads, case.since)
+        pending: list[Prepared] = []
 
-        def setup() -> tuple[tuple[bench.Prepared], dict]:
+        def setup() -> tuple[tuple[Prepared], dict]:
             for prepared in pending:  # a broker stream is closed outside the timing
                 prepared.close()
             pending.clear()
             handle = handle_factory() if handle_factory is not None else None
-            prepared = bench.prepare(case, data.payloads, data.events, handle)
+            prepared = harness.prepare(case, data.payloads, data.events, handle)
             if handle is not None:
                 pending.append(prepared)
             gc.collect()
@@ -325,7 +339,7 @@ def run_case(config: Config, request: pytest.FixtureRequest) -> Runner:
 
 # -- the ingest group ------------------------------------------------------------------
 
-_ingest_results: dict[str, dict[str, bench.IngestMeasurement]] = {}
+_ingest_results: dict[str, dict[str, ingest.IngestMeasurement]] = {}
 
 
 @pytest.fixture(scope="session")
@@ -337,8 +351,8 @@ def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class IngestRunner:
     """Runs one row of the ingest group under pytest-benchmark.
 
-    Each round gets a new database (:func:`fluxjournal.bench.prepare`, untimed), which is
-    checked and removed after it. Returns the closed :class:`bench.PreparedIngest` of every
+    Each round gets a new database (:func:`fluxjournal.bench.ingest.prepare`, untimed), which is
+    checked and removed after it. Returns the closed :class:`ingest.PreparedIngest` of every
     round (empty for the drain), for the test to check what was written. Peak memory comes
     from a fresh child (``--bench-memory``), the ratios are printed at the end of the run.
     """
@@ -348,10 +362,10 @@ class IngestRunner:
         self.db_dir = db_dir
         self.request = request
 
-    def __call__(self, benchmark: Any, row: bench.IngestRow, data: PayloadSet) -> list:
+    def __call__(self, benchmark: Any, row: ingest.IngestRow, data: PayloadSet) -> list:
         case = row.case
-        done: list[bench.PreparedIngest] = []
-        pending: list[bench.PreparedIngest] = []
+        done: list[ingest.PreparedIngest] = []
+        pending: list[ingest.PreparedIngest] = []
 
         def finish() -> None:
             for prepared in pending:
@@ -359,10 +373,10 @@ class IngestRunner:
             done.extend(pending)
             pending.clear()
 
-        def setup() -> tuple[tuple[bench.Prepared], dict]:
+        def setup() -> tuple[tuple[Prepared], dict]:
             finish()
-            prepared = bench.prepare(case, data.payloads, data.events, None, self.db_dir)
-            if isinstance(prepared, bench.PreparedIngest):
+            prepared = ingest.prepare(case, data.payloads, data.events, None, self.db_dir)
+            if isinstance(prepared, ingest.PreparedIngest):
                 pending.append(prepared)
             gc.collect()
             return (prepared,), {}
@@ -398,7 +412,7 @@ class IngestRunner:
         stats = getattr(benchmark, "stats", None)
         if stats is not None and stats.stats.min > 0:
             info["events_per_s"] = round(data.events / stats.stats.min)
-            measurement = bench.Measurement(
+            measurement = Measurement(
                 case=case,
                 events=data.events,
                 seconds=stats.stats.min,
@@ -408,17 +422,17 @@ class IngestRunner:
                 delivered=result,
             )
             jobs = self.config.jobs
-            _ingest_results.setdefault(data.name, {})[row.name] = bench.IngestMeasurement(
+            _ingest_results.setdefault(data.name, {})[row.name] = ingest.IngestMeasurement(
                 jobs, row, measurement
             )
         return done
 
 
-def memory_of_ingest(case: bench.Case, data: PayloadSet, directory: Path) -> bench.Measurement:
+def memory_of_ingest(case: Case, data: PayloadSet, directory: Path) -> Measurement:
     """Peak RSS growth of an ingest-group row in a fresh child (one run, cached)."""
     key = (case, data.name, "ingest")
     if key not in _memory_cache:
-        _memory_cache[key] = bench.measure(
+        _memory_cache[key] = ingest.measure(
             case, data.file, data.events, repeat=1, directory=directory
         )
     return _memory_cache[key]
@@ -436,12 +450,12 @@ def _ingest_summary(tr: Any) -> None:
         return
     tr.section("fluxjournal: ingest ratios (best times; targets are reported, not asserted)")
     for name, rows in _ingest_results.items():
-        order = [row.name for row in bench.ingest_rows()]
+        order = [row.name for row in ingest.ingest_rows()]
         measured = sorted(
             rows.values(), key=lambda r: order.index(r.row.name) if r.row.name in order else 99
         )
         tr.write_line(f"payloads {name}:")
-        for line in bench.format_ingest_ratios(bench.ingest_ratios(measured)).splitlines():
+        for line in ingest.format_ingest_ratios(ingest.ingest_ratios(measured)).splitlines():
             tr.write_line(line)
 
 
@@ -480,7 +494,7 @@ def broker_history(config: Config, tmp_path_factory: pytest.TempPathFactory) -> 
     try:
         broker.run("submit", f"--cc=1-{config.broker_jobs}", "--quiet", "--wait", "true")
         recorded = _record_history(broker)
-        events = bench.count_events(recorded)
+        events = count_events(recorded)
         data = PayloadSet(
             "broker", recorded, events, "history", tmp_path_factory.mktemp("broker-payloads")
         )
@@ -492,7 +506,7 @@ def broker_history(config: Config, tmp_path_factory: pytest.TempPathFactory) -> 
 def _record_history(broker: LocalBroker) -> list[bytes]:
     """The broker's journal responses up to the sentinel, as bytes."""
     handle = broker.handle()
-    rpc = handle.rpc(bench.JOB_TOPIC, {"full": True}, 0, bench.FLUX_RPC_STREAMING)
+    rpc = handle.rpc(JOB_TOPIC, {"full": True}, 0, FLUX_RPC_STREAMING)
     out = []
     while True:
         payload = rpc.get_str().encode()
@@ -502,10 +516,10 @@ def _record_history(broker: LocalBroker) -> list[bytes]:
         if response.id == -1 and len(response) == 0:
             break
     handle.rpc(
-        f"{bench.JOB_TOPIC}-cancel",
+        f"{JOB_TOPIC}-cancel",
         {"matchtag": rpc.pimpl.get_matchtag()},
         0,
-        bench.FLUX_RPC_NORESPONSE,
+        FLUX_RPC_NORESPONSE,
     )
     with contextlib.suppress(OSError):
         while True:

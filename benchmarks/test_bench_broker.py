@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from fluxjournal import bench
+from fluxjournal.bench import harness
 
 CASES = [
-    (bench.RECEIVE, "poll"),
-    (bench.FLUX_CORE, "poll"),
-    (bench.PYTHON, "poll"),
-    (bench.CYTHON, "poll"),
-    (bench.CYTHON, "batch"),
+    (harness.RECEIVE, "poll"),
+    (harness.FLUX_CORE, "poll"),
+    (harness.PYTHON, "poll"),
+    (harness.CYTHON, "poll"),
+    (harness.CYTHON, "batch"),
 ]
 
 
@@ -20,12 +20,12 @@ CASES = [
 @pytest.mark.parametrize(("impl", "api"), CASES, ids=[f"{i}-{a}" for i, a in CASES])
 def test_broker_history(benchmark, require, run_case, broker_history, impl, api):
     """From the request to the sentinel, each round on a new request of the same handle."""
-    if impl != bench.RECEIVE:
+    if impl != harness.RECEIVE:
         require(impl)
     handle = broker_history.broker.handle()
     run_case(
         benchmark,
-        bench.Case(impl, api),
+        harness.Case(impl, api),
         broker_history.data,
         handle_factory=lambda: handle,
         uri=broker_history.broker.uri,

@@ -14,8 +14,8 @@ from pathlib import Path
 import broker_bench
 import pytest
 
-from fluxjournal import fluxcore
-from fluxjournal.fluxcore import LocalBroker
+from fluxjournal.testing.broker import LocalBroker
+from fluxjournal.wire import bindings as fluxcore
 
 
 @pytest.fixture(scope="module")

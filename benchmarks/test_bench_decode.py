@@ -44,7 +44,7 @@ def test_decode_history(benchmark, payloads, config, name):
 @pytest.mark.benchmark(group="decode-captures")
 @pytest.mark.parametrize("name", DECODERS)
 def test_decode_captures(benchmark, payloads, config, name):
-    """All payloads recorded from a real flux-core 0.88.0 broker (tests/data), GC on."""
+    """All payloads recorded from a real flux-core 0.88.0 broker (the captures), GC on."""
     data = payloads.captures()
     result = _decode_all(benchmark, decoder(name), data.payloads, max(config.rounds, 5))
     assert len(result) == len(data.payloads)

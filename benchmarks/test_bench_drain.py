@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from fluxjournal import bench
+from fluxjournal.bench import harness
+from fluxjournal.bench.payloads import median_timestamp
 
 
 @pytest.mark.benchmark(group="history-drain")
@@ -14,15 +15,15 @@ from fluxjournal import bench
 def test_history_drain(benchmark, run_case, payloads, impl, api):
     """Every event of the history, in time order, through poll(), the iterator,
     poll_batch() or a callback from reactor_run()."""
-    if not bench.supports(impl, api):
+    if not harness.supports(impl, api):
         pytest.skip(f"{impl}'s consumer has no {api} API")
-    run_case(benchmark, bench.Case(impl, api), payloads.history())
+    run_case(benchmark, harness.Case(impl, api), payloads.history())
 
 
 @pytest.mark.benchmark(group="history-drain")
 def test_history_receive_floor(benchmark, run_case, payloads):
     """The bare receive loop (wait_for, get_str, reset; no decoding): the floor."""
-    run_case(benchmark, bench.Case(bench.RECEIVE), payloads.history())
+    run_case(benchmark, harness.Case(harness.RECEIVE), payloads.history())
 
 
 @pytest.mark.benchmark(group="restart-since")
@@ -30,11 +31,11 @@ def test_history_receive_floor(benchmark, run_case, payloads):
 def test_restart_since(benchmark, run_case, payloads, impl, api):
     """A restart that passes the timestamp in the middle of the history as ``since``:
     the whole history comes again and half of it is dropped."""
-    if not bench.supports(impl, api):
+    if not harness.supports(impl, api):
         pytest.skip(f"{impl}'s consumer has no {api} API")
     data = payloads.history()
     since = _median(data)
-    run_case(benchmark, bench.Case(impl, api, since=since), data)
+    run_case(benchmark, harness.Case(impl, api, since=since), data)
 
 
 _medians: dict[str, float] = {}
@@ -42,7 +43,7 @@ _medians: dict[str, float] = {}
 
 def _median(data) -> float:
     if data.name not in _medians:
-        _medians[data.name] = bench.median_timestamp(data.payloads)
+        _medians[data.name] = median_timestamp(data.payloads)
     return _medians[data.name]
 
 
@@ -54,5 +55,5 @@ def test_history_drain_gc(benchmark, require, run_case, payloads, name, gc_enabl
     retained objects (flux-core's history is millions of them)."""
     impl, _, api = name.rpartition("-")
     require(impl)
-    case = bench.Case(impl, api, gc=gc_enabled)
+    case = harness.Case(impl, api, gc=gc_enabled)
     run_case(benchmark, case, payloads.history(), memory=False)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fluxjournal import bench
+from fluxjournal.bench import harness
+from fluxjournal.bench.payloads import big_R
 
 
 @pytest.mark.benchmark(group="heavy-R")
@@ -14,8 +15,8 @@ from fluxjournal import bench
 def test_heavy_R(benchmark, run_case, payloads, impl, api, read):
     """Drain the history; with R-read, look at the jobspec and R of every event that has
     one (each alloc's 1,000-node R, each submit's jobspec)."""
-    if not bench.supports(impl, api):
+    if not harness.supports(impl, api):
         pytest.skip(f"{impl}'s consumer has no {api} API")
     data = payloads.heavy()
-    run_case(benchmark, bench.Case(impl, api, read=read), data)
-    benchmark.extra_info["R_bytes"] = len(bench.big_R(1000))
+    run_case(benchmark, harness.Case(impl, api, read=read), data)
+    benchmark.extra_info["R_bytes"] = len(big_R(1000))

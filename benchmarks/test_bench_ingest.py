@@ -3,7 +3,7 @@ cost, all on the same replayed history (``--bench-jobs``) and in one run:
 
 - ``baseline``: flux-core's consumer (the pure-Python twin when flux-core is absent)
   polled to the sentinel, a row per event with ``json.dumps(context)``, executemany and a
-  commit every ``fluxjournal.ingest.BATCH_EVENTS`` rows;
+  commit every ``fluxjournal.ingestion.engine.BATCH_EVENTS`` rows;
 - ``floor``: executemany of exactly ingest's event rows, in ingest's transactions, built
   before the timing (``floor+jobs``: with ingest's job rows too);
 - ``ingest``: ``ingest.run(ReplayFlux(payloads), SQLiteStore(path), instance, once=True)``
@@ -23,14 +23,17 @@ import sqlite3
 
 import pytest
 
-from fluxjournal import bench, schema
+from fluxjournal.bench import command, harness
+from fluxjournal.bench import ingest as bench_ingest
+from fluxjournal.bench.payloads import replay_handle
+from fluxjournal.storage import schema
 
-ROWS = {row.name: row for row in bench.ingest_rows()}
+ROWS = {row.name: row for row in bench_ingest.ingest_rows()}
 
 
-def _row(name: str, baseline: str | None = None) -> bench.IngestRow:
+def _row(name: str, baseline: str | None = None) -> bench_ingest.IngestRow:
     if baseline is not None:
-        return {row.name: row for row in bench.ingest_rows(baseline)}[name]
+        return {row.name: row for row in bench_ingest.ingest_rows(baseline)}[name]
     return ROWS[name]
 
 
@@ -43,13 +46,13 @@ def _check_stored(rounds: list, events: int, jobs: int | None) -> None:
 
 
 @pytest.mark.benchmark(group="ingest")
-@pytest.mark.parametrize("consumer", [bench.FLUX_CORE, bench.PYTHON])
+@pytest.mark.parametrize("consumer", [harness.FLUX_CORE, harness.PYTHON])
 def test_ingest_baseline(benchmark, require, run_ingest, payloads, consumer):
     """What a site would write: a journal consumer's poll() to the sentinel, one row per
     event, executemany per batch. flux-core's consumer when it imports, else the twin."""
-    if consumer == bench.FLUX_CORE:
-        require(bench.FLUX_CORE)
-    elif bench.baseline_impl() == bench.FLUX_CORE:
+    if consumer == harness.FLUX_CORE:
+        require(harness.FLUX_CORE)
+    elif harness.baseline_impl() == harness.FLUX_CORE:
         pytest.skip("flux-core's consumer is the baseline here (the twin is its fallback)")
     data = payloads.history()
     rounds = run_ingest(benchmark, _row("baseline", consumer), data)
@@ -95,17 +98,17 @@ def test_ingest_restart(benchmark, run_ingest, payloads, config):
 
 def test_floor_writes_exactly_what_ingest_writes(payloads, config, tmp_path):
     """The floor's rows are ingest's: same event rows, same job rows, same transactions."""
-    from fluxjournal import ingest
-    from fluxjournal.sqlite_store import SQLiteStore
+    from fluxjournal.ingestion import engine as ingest
+    from fluxjournal.storage.sqlite import SQLiteStore
 
     data = payloads.history(min(config.jobs, 300))
-    batches = bench.ingest_batches(data.payloads)
+    batches = harness.ingest_batches(data.payloads)
     assert sum(len(events) for events, _ in batches) == data.events
     assert all(len(events) >= ingest.BATCH_EVENTS for events, _ in batches[:-1])
     with SQLiteStore(tmp_path / "ingest.db") as store:
-        instance = store.instance(bench.INGEST_INSTANCE_NAME, "ReplayFlux")
-        assert instance == bench.INGEST_INSTANCE
-        ingest.run(bench.replay_handle(data.payloads), store, instance, once=True)
+        instance = store.instance(harness.INGEST_INSTANCE_NAME, "ReplayFlux")
+        assert instance == harness.INGEST_INSTANCE
+        ingest.run(replay_handle(data.payloads), store, instance, once=True)
     db = sqlite3.connect(tmp_path / "ingest.db")
     try:
         events = db.execute(f"SELECT {_names(schema.EVENT_COLUMNS)} FROM events").fetchall()
@@ -120,31 +123,35 @@ def test_baseline_writes_the_same_events(payloads, config, tmp_path):
     """The baseline's rows are the same entries as ingest's (the context as json.dumps
     writes it): same jobs, positions, timestamps and names."""
     data = payloads.history(min(config.jobs, 300))
-    db = bench.new_database(tmp_path / "baseline.db")
-    consumer = bench.consumer_class(bench.baseline_impl())(
-        bench.replay_handle(data.payloads), include_sentinel=True
+    db = bench_ingest.new_database(tmp_path / "baseline.db")
+    consumer = harness.consumer_class(harness.baseline_impl())(
+        replay_handle(data.payloads), include_sentinel=True
     )
     consumer.start()
     try:
-        assert bench.baseline_ingest(consumer, db, bench.INGEST_INSTANCE, 1000) == data.events
+        written = harness.baseline_ingest(
+            consumer, db, harness.INGEST_INSTANCE, 1000, bench_ingest.write_batch
+        )
+        assert written == data.events
         stored = db.execute("SELECT instance, jobid, position, timestamp, name FROM events")
         stored = sorted(stored.fetchall())
     finally:
         db.close()
-    expected = sorted(row[:5] for batch, _ in bench.ingest_batches(data.payloads) for row in batch)
+    batches = harness.ingest_batches(data.payloads)
+    expected = sorted(row[:5] for batch, _ in batches for row in batch)
     assert stored == expected
 
 
 def test_bench_command_ingest_table(capsys, tmp_path):
     """``fluxjournal bench --ingest`` prints a row per case and the ratios (not judged)."""
     argv = ["--ingest", "--jobs", "50", "--repeat", "1", "--db-dir", str(tmp_path)]
-    assert bench.main(argv) == 0
+    assert command.main(argv) == 0
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line and not line.startswith("#")]
     table_end = next(i for i, line in enumerate(lines) if line.split()[:2] == ["jobs", "ratio"])
     header, *rows = (line.split() for line in lines[:table_end])
     assert header[:4] == ["jobs", "row", "events", "written"]
-    assert [row[1] for row in rows] == [row.name for row in bench.ingest_rows()]
+    assert [row[1] for row in rows] == [row.name for row in bench_ingest.ingest_rows()]
     events = {row[2] for row in rows}
     assert len(events) == 1 and int(events.pop()) > 0
     written = {row[1]: row[3] for row in rows}
@@ -152,13 +159,13 @@ def test_bench_command_ingest_table(capsys, tmp_path):
     writers = ("baseline", "floor", "floor+jobs", "ingest")
     assert {written[name] for name in writers} == {rows[0][2]}  # every event, once each
     ratios = lines[table_end + 1 :]
-    assert len(ratios) == len(bench.INGEST_TARGETS)
+    assert len(ratios) == len(bench_ingest.INGEST_TARGETS)
     assert list(tmp_path.iterdir()) == []  # every database removed
 
 
 def test_bench_command_ingest_refuses_chart(capsys):
     with pytest.raises(SystemExit) as exc:
-        bench.main(["--ingest", "--chart", "x.png"])
+        command.main(["--ingest", "--chart", "x.png"])
     assert exc.value.code == 2
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fluxjournal import bench
+from fluxjournal.bench import harness
 
 
 @pytest.mark.benchmark(group="live-stream")
@@ -12,10 +12,10 @@ from fluxjournal import bench
 def test_live_stream(benchmark, run_case, payloads, impl, api):
     """``--bench-live`` live events, one per response, through poll(), poll_batch() or a
     callback from reactor_run()."""
-    if not bench.supports(impl, api):
+    if not harness.supports(impl, api):
         pytest.skip(f"{impl}'s consumer has no {api} API")
     data = payloads.live()
-    run_case(benchmark, bench.Case(impl, api, "live"), data)
+    run_case(benchmark, harness.Case(impl, api, "live"), data)
     _per_event(benchmark, data.events)
 
 
@@ -23,7 +23,7 @@ def test_live_stream(benchmark, run_case, payloads, impl, api):
 def test_live_receive_floor(benchmark, run_case, payloads):
     """The bare receive loop on the same responses: the floor per response."""
     data = payloads.live()
-    run_case(benchmark, bench.Case(bench.RECEIVE, "poll", "live"), data, memory=False)
+    run_case(benchmark, harness.Case(harness.RECEIVE, "poll", "live"), data, memory=False)
     _per_event(benchmark, data.events)
 
 

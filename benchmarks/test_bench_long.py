@@ -1,6 +1,6 @@
 """Long runs: memory after a warm-up and after many drains or a long live stream.
 
-The same runs as ``fluxjournal bench --long`` (:mod:`fluxjournal.bench_long`), one per
+The same runs as ``fluxjournal bench --long`` (:mod:`fluxjournal.bench.long`), one per
 implementation, in this process: ``--bench-long-drains`` drains of every capture and a
 SimulatedFlux live stream of ``--bench-long-events`` events. The smoke defaults are small;
 the full run is ``--bench-long-drains 1000 --bench-long-events 10000000``. RSS at the start
@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 from conftest import DATA
 
-from fluxjournal import bench, bench_long
+from fluxjournal.bench import long as bench_long
+from fluxjournal.bench.harness import FLUX_CORE
 
 #: What may grow between the samples, however long the run: far below one object kept
 #: per event (10 million events) or per drain.
@@ -49,7 +50,7 @@ def _check(growth: dict, objects_bound: int) -> None:
 @pytest.mark.benchmark(group="long")
 def test_long_drains(benchmark, config, impl):
     """``--bench-long-drains`` drains of every capture, after a warm-up."""
-    if impl == bench.FLUX_CORE:
+    if impl == FLUX_CORE:
         pytest.skip("the drains run is fluxjournal's cores'")
     drains = config.long_drains
     result = benchmark.pedantic(

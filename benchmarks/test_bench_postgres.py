@@ -1,4 +1,4 @@
-"""``fluxjournal ingest`` into PostgreSQL (``fluxjournal.bench_postgres``): the baseline
+"""``fluxjournal ingest`` into PostgreSQL (``fluxjournal.bench.postgres``): the baseline
 (a journal consumer with psycopg's executemany), COPY of ingest's rows, ingest itself, and
 ten simulated instances at once against one, on the replayed history of ``--bench-jobs``.
 
@@ -29,7 +29,7 @@ _schemas = itertools.count(1000)
 @pytest.mark.parametrize("row", ROWS)
 def test_postgres(benchmark, payloads, config, row):
     pytest.importorskip("psycopg")
-    from fluxjournal import bench_postgres
+    from fluxjournal.bench import postgres as bench_postgres
 
     data = payloads.history()
     jobs = config.jobs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fluxjournal import bench
+from fluxjournal.bench import harness
 
 
 @pytest.mark.benchmark(group="scaling")
@@ -14,9 +14,9 @@ def test_scaling(benchmark, require, run_case, payloads, config, api, fraction):
     """fluxjournal's extension on histories of a tenth, a third and all of --bench-jobs;
     compare us_per_event and kb_per_event in extra_info (or run ``fluxjournal bench
     --sizes``, which also charts them)."""
-    require(bench.CYTHON)
+    require(harness.CYTHON)
     data = payloads.history(max(1, int(config.jobs * fraction)))
-    run_case(benchmark, bench.Case(bench.CYTHON, api), data)
+    run_case(benchmark, harness.Case(harness.CYTHON, api), data)
     stats = getattr(benchmark, "stats", None)
     if stats is not None and data.events:
         benchmark.extra_info["us_per_event"] = round(1e6 * stats.stats.min / data.events, 3)

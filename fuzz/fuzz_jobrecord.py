@@ -22,7 +22,7 @@ from fuzzlib import Mismatch, short
 with fuzzlib.instrumented_imports(__name__ == "__main__"):
     from fluxjournal import _core, _pycore
     from fluxjournal.errors import MalformedResponse
-    from fluxjournal.ingest import JOURNAL_ONLY
+    from fluxjournal.ingestion.engine import JOURNAL_ONLY
 
 MAX_PAYLOADS = 64
 

@@ -16,7 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parent / "tests" / "data"
+#: The recorded captures (shipped in the package: fluxjournal.testing.recorded); a path,
+#: so that fluxjournal is imported only under instrumented_imports().
+DATA = HERE.parent / "src" / "fluxjournal" / "testing" / "captures"
 
 
 class Mismatch(AssertionError):
@@ -68,7 +70,7 @@ def short(value, limit: int = 300) -> str:
 
 
 def capture_payloads() -> list[bytes]:
-    """Every recorded payload of tests/data/*.jsonl, in file order."""
+    """Every recorded payload of the captures (``DATA``/*.jsonl), in file order."""
     lines: list[bytes] = []
     for path in sorted(DATA.glob("*.jsonl")):
         lines.extend(line for line in path.read_bytes().splitlines() if line)

@@ -9,14 +9,15 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from fluxjournal import fluxcore
-from fluxjournal.fluxcore import LocalBroker
+from fluxjournal.testing.broker import LocalBroker
+from fluxjournal.testing.recorded import capture_dir, capture_lines
+from fluxjournal.wire import bindings as fluxcore
 
-DATA = Path(__file__).parent / "data"
+#: The recorded captures (``*.jsonl``, ``job-list-mix.json``), shipped in the package.
+DATA = capture_dir()
 TWIN_ONLY = os.environ.get("FLUXJOURNAL_NO_EXTENSIONS", "") not in ("", "0")
 
 IMPLEMENTATIONS = {"cython": "fluxjournal._core", "python": "fluxjournal._pycore"}
@@ -66,17 +67,12 @@ def impl(request):
     return importlib.import_module(IMPLEMENTATIONS[request.param])
 
 
-def capture_lines(name: str) -> list[bytes]:
-    """The response payloads of one recorded capture, as bytes, in arrival order."""
-    return (DATA / name).read_bytes().splitlines()
-
-
 @pytest.fixture(scope="session")
 def all_payloads() -> list[bytes]:
-    """Every recorded payload of every capture in tests/data."""
+    """Every recorded payload of every capture (``DATA``)."""
     lines: list[bytes] = []
     for path in sorted(DATA.glob("*.jsonl")):
-        lines.extend(path.read_bytes().splitlines())
+        lines.extend(capture_lines(path.name))
     return lines
 
 

@@ -2,7 +2,7 @@
 the bare report command, and ``fluxjournal ingest`` stopped by a signal.
 
 Most tests run ``python -m fluxjournal`` as a user would, with a timeout so that a hang
-fails; the expectations come from the captures in tests/data, not from fluxjournal's own
+fails; the expectations come from the recorded captures, not from fluxjournal's own
 event objects. ``fluxjournal tail`` has its own file, tests/test_tail.py.
 """
 
@@ -22,10 +22,12 @@ from pathlib import Path
 import pytest
 from conftest import DATA, HAVE_FLUX
 
-from fluxjournal import cli, schema, sqlite_store
-from fluxjournal.payload import GenericReader, flux_cffi, reader_for
-from fluxjournal.sources import TappedFuture
+from fluxjournal.commands import main as cli
+from fluxjournal.ingestion.sources import TappedFuture
+from fluxjournal.storage import schema
+from fluxjournal.storage import sqlite as sqlite_store
 from fluxjournal.testing import FLUX_RPC_STREAMING, ReplayFlux
+from fluxjournal.wire.payload import GenericReader, flux_cffi, reader_for
 
 FULL_LIVE = DATA / "job-journal-full-live.jsonl"
 MIX = DATA / "job-journal-mix.jsonl"
@@ -491,7 +493,7 @@ def test_record_of_a_replay_holds_its_payloads(tmp_path):
 
 
 class _FakeFFI:
-    """Enough of cffi's FFI for :func:`fluxjournal.payload.flux_cffi` to recognise a
+    """Enough of cffi's FFI for :func:`fluxjournal.wire.payload.flux_cffi` to recognise a
     flux-python future."""
 
     class CData:

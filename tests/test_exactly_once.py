@@ -16,9 +16,10 @@ import traceback
 
 import pytest
 
-from fluxjournal import ingest, postgres_store
-from fluxjournal.stopping import StopRequest
-from fluxjournal.store import open_store
+from fluxjournal.ingestion import engine as ingest
+from fluxjournal.ingestion.stopping import StopRequest
+from fluxjournal.storage import postgres as postgres_store
+from fluxjournal.storage.factory import open_store
 from fluxjournal.testing import SimulatedFlux
 
 JOBS = 300

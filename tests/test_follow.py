@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import logging
 
-from fluxjournal import cli, ingest
-from fluxjournal.follow import Fleet, Target
-from fluxjournal.sources import SourceError, open_source
+from fluxjournal.commands import main as cli
+from fluxjournal.ingestion import engine as ingest
+from fluxjournal.ingestion.follow import Fleet, Target
+from fluxjournal.ingestion.sources import SourceError, open_source
 from fluxjournal.testing import SimulatedFlux
 
 

@@ -13,8 +13,8 @@ import time
 from conftest import needs_flux
 from test_ingest_broker import child_env, ingest_command
 
-from fluxjournal.fluxcore import LocalBroker
 from fluxjournal.jobid import JobID
+from fluxjournal.testing.broker import LocalBroker
 
 pytestmark = needs_flux
 

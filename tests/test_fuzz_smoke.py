@@ -1,6 +1,6 @@
 """A short run of every fuzzing harness, so that CI sees them work (fuzz/README.md).
 
-Each harness writes its seed corpus (from tests/data) into a temporary folder, then runs
+Each harness writes its seed corpus (from the recorded captures) into a temporary folder, then runs
 under atheris for a fixed number of inputs with a fixed seed: the seeds and a few hundred
 mutations of them, through both cores. Skipped where atheris does not install (it has
 wheels for x86-64 Linux only) and on a twin-only run, since the harnesses compare the

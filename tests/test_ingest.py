@@ -10,10 +10,13 @@ import sqlite3
 import pytest
 from conftest import DATA, capture_lines
 
-from fluxjournal import _pycore, ingest, schema
+from fluxjournal import _pycore
+from fluxjournal.ingestion import engine as ingest
 from fluxjournal.jobid import JobID
-from fluxjournal.sqlite_store import SQLiteStore
-from fluxjournal.store import StoreError, open_store
+from fluxjournal.storage import schema
+from fluxjournal.storage.contract import StoreError
+from fluxjournal.storage.factory import open_store
+from fluxjournal.storage.sqlite import SQLiteStore
 from fluxjournal.testing import ReplayFlux, SimulatedFlux
 
 FULL = capture_lines("job-journal-full-live.jsonl")

@@ -18,8 +18,8 @@ import pytest
 from conftest import needs_flux
 from test_ingest import flattened, job_rows
 
-from fluxjournal import fluxcore
-from fluxjournal.fluxcore import LocalBroker
+from fluxjournal.testing.broker import LocalBroker
+from fluxjournal.wire import bindings as fluxcore
 
 pytestmark = needs_flux
 
@@ -47,7 +47,7 @@ def quiet(broker: LocalBroker, timeout: float = 60.0) -> None:
 
 def journal_now(broker: LocalBroker) -> dict[int, list[tuple]]:
     """Every job's eventlog as the journal's backlog holds it now."""
-    from fluxjournal.stream import JournalStream
+    from fluxjournal.ingestion.stream import JournalStream
 
     stream = JournalStream(broker.handle())
     out = {}
@@ -147,7 +147,7 @@ def test_sigkill_while_jobs_run_loses_nothing_and_doubles_nothing(database, tmp_
 def test_a_restart_of_the_instance_is_the_same_instance(tmp_path):
     """The instance name comes from its startlog, which a restart keeps."""
     pytest.importorskip("flux.kvs")
-    from fluxjournal.sources import instance_name
+    from fluxjournal.ingestion.sources import instance_name
 
     (tmp_path / "flux").mkdir()
     with LocalBroker(tmp_path / "flux") as broker:

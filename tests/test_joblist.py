@@ -15,9 +15,15 @@ from conftest import TWIN_ONLY, capture_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fluxjournal import _pycore, schema
-from fluxjournal.hostlist import decode_idset, encode_hostlist, encode_idset, expand_hostlist
-from fluxjournal.ingest import JOURNAL_ONLY
+from fluxjournal import _pycore
+from fluxjournal.ingestion.engine import JOURNAL_ONLY
+from fluxjournal.joblist.hostlist import (
+    decode_idset,
+    encode_hostlist,
+    encode_idset,
+    expand_hostlist,
+)
+from fluxjournal.storage import schema
 from fluxjournal.testing import SimulatedFlux
 
 JOBSPEC = {

@@ -28,10 +28,12 @@ from collections import Counter
 import pytest
 from conftest import DATA
 
-from fluxjournal import bench_long, ingest, jsontext, protocol
+from fluxjournal.bench import long as bench_long
+from fluxjournal.ingestion import engine as ingest
 from fluxjournal.jobid import JobID
-from fluxjournal.store import open_store
+from fluxjournal.storage.factory import open_store
 from fluxjournal.testing import ReplayFlux, SimulatedFlux
+from fluxjournal.wire import jsontext, protocol
 
 #: Drains of every capture before measuring, and measured.
 WARMUP_DRAINS = 10
@@ -126,7 +128,7 @@ def test_capture_drains_leave_no_trace(impl):
     """DRAINS drains of every capture after WARMUP_DRAINS: memory, objects and the
     shared objects' reference counts are where the warm-up left them."""
     recorded = bench_long.captures(DATA)
-    assert recorded, "no captures in tests/data"
+    assert recorded, f"no captures in {DATA}"
     events_seen: list = []
     for name, lines in recorded:  # one drain kept whole, for its shared objects
         cls = impl.ResourceJournalConsumer if name.startswith("resource") else impl.JournalConsumer

@@ -14,10 +14,9 @@ import math
 import pickle
 import random
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import BEYOND_2_GIB, needs_big_memory
+from conftest import BEYOND_2_GIB, DATA, needs_big_memory
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -42,9 +41,7 @@ ENCODINGS = (
 
 #: The recorded payloads (as the ``all_payloads`` fixture), for strategies to sample from.
 PAYLOADS = [
-    line
-    for path in sorted((Path(__file__).parent / "data").glob("*.jsonl"))
-    for line in path.read_bytes().splitlines()
+    line for path in sorted(DATA.glob("*.jsonl")) for line in path.read_bytes().splitlines()
 ]
 
 HYPOTHESIS = {
@@ -174,7 +171,7 @@ def byte_forms(raw: bytes):
 
 def test_recorded_payloads_decode_like_json(impl, all_payloads):
     """Every real journal response decodes to json's value, whatever the input type."""
-    assert all_payloads, "no captures found in tests/data"
+    assert all_payloads, f"no captures found in {DATA}"
     for index, payload in enumerate(all_payloads):
         expected = json.loads(payload)
         for form in [*byte_forms(payload), payload.decode("utf-8")]:

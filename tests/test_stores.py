@@ -12,8 +12,11 @@ import time
 import pgcluster
 import pytest
 
-from fluxjournal import cli, schema, store
-from fluxjournal.store import LeaseHeld, leased, open_store
+from fluxjournal.commands import main as cli
+from fluxjournal.storage import contract as store
+from fluxjournal.storage import schema
+from fluxjournal.storage.contract import LeaseHeld, leased
+from fluxjournal.storage.factory import open_store
 
 SIMULATED = "simulated:0:5"  # the name --simulate 5 stores its jobs under
 

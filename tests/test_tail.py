@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import DATA
 
-from fluxjournal import JobID, cli
+from fluxjournal import JobID
+from fluxjournal.commands import main as cli
 
 FULL_LIVE = DATA / "job-journal-full-live.jsonl"
 ALLOW_SUBMIT_CLEAN = DATA / "job-journal-allow-submit-clean.jsonl"

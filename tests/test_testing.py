@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import errno
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+import fluxjournal.testing
 from fluxjournal import JournalConsumer
 from fluxjournal.testing import (
     FLUX_REACTOR_NOWAIT,
@@ -23,8 +26,10 @@ from fluxjournal.testing import (
     ReplayFlux,
     SimulatedFlux,
 )
+from fluxjournal.testing.recorded import capture_dir, capture_lines
+from fluxjournal.wire import protocol
 
-DATA = Path(__file__).parent / "data"
+DATA = capture_dir()
 CAPTURES = sorted(DATA.glob("*.jsonl"))
 FULL_LIVE = DATA / "job-journal-full-live.jsonl"
 RESOURCE = DATA / "resource-journal.jsonl"
@@ -87,6 +92,55 @@ def split(payloads: list[bytes]):
     marks = [i for i, o in enumerate(objs) if o["id"] == -1]
     assert len(marks) == 1 and objs[marks[0]] == {"id": -1, "events": []}
     return objs[: marks[0]], objs[marks[0] + 1 :]
+
+
+# -- the package -----------------------------------------------------------------------
+
+
+def test_the_captures_ship_in_the_package():
+    assert DATA == Path(fluxjournal.testing.__file__).resolve().parent / "captures"
+    names = {path.name for path in DATA.iterdir()}
+    assert {"job-journal-full-live.jsonl", "resource-journal.jsonl", "job-list-mix.json"} <= names
+    assert len(CAPTURES) >= 5
+    for path in CAPTURES:
+        assert capture_lines(path.name) == [line for line in lines_of(path) if line]
+
+
+def test_every_name_of_the_old_module_is_still_exported():
+    names = [
+        "FLUX_MATCHTAG_NONE",
+        "FLUX_NODEID_ANY",
+        "FLUX_REACTOR_NOWAIT",
+        "FLUX_REACTOR_ONCE",
+        "FLUX_RPC_NORESPONSE",
+        "FLUX_RPC_STREAMING",
+        "JOB_JOURNAL_TOPIC",
+        "JOB_SENTINEL",
+        "RESOURCE_JOURNAL_TOPIC",
+        "RESOURCE_SENTINEL",
+        "FakeFlux",
+        "FakeRPC",
+        "Payload",
+        "ReplayFlux",
+        "SimulatedFlux",
+    ]
+    assert sorted(fluxjournal.testing.__all__) == sorted(names)
+    assert all(hasattr(fluxjournal.testing, name) for name in names)
+
+
+def test_the_wire_constants_are_the_protocol_modules():
+    testing = fluxjournal.testing
+    assert testing.FLUX_RPC_STREAMING == protocol.FLUX_RPC_STREAMING == 2
+    assert testing.FLUX_RPC_NORESPONSE == protocol.FLUX_RPC_NORESPONSE == 1
+    assert testing.JOB_JOURNAL_TOPIC == protocol.JOB_TOPIC == JOB_TOPIC
+    assert testing.RESOURCE_JOURNAL_TOPIC == protocol.RESOURCE_TOPIC == RESOURCE_TOPIC
+    assert testing.JOB_SENTINEL == SENTINEL
+
+
+def test_importing_the_stand_ins_leaves_the_broker_out():
+    code = "import sys, fluxjournal.testing; print('fluxjournal.testing.broker' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # -- ReplayFlux ------------------------------------------------------------------------

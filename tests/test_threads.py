@@ -2,7 +2,7 @@
 
 Several consumers, one handle each, in as many threads at once: each gets exactly the
 events it gets alone. One consumer called from many threads at once: every call either
-works or raises the RuntimeError of ``fluxjournal.protocol.IN_USE_MESSAGE``, no event is
+works or raises the RuntimeError of ``fluxjournal.wire.protocol.IN_USE_MESSAGE``, no event is
 lost or delivered twice, and the consumer ends in the state it would have alone. The GIL
 is handed from thread to thread as often as the interpreter allows, so that threads meet
 inside the calls that let it go.
@@ -20,8 +20,8 @@ from collections import Counter
 import pytest
 from conftest import DATA, capture_lines
 
-from fluxjournal.protocol import IN_USE_MESSAGE
 from fluxjournal.testing import ReplayFlux, SimulatedFlux
+from fluxjournal.wire.protocol import IN_USE_MESSAGE
 
 #: The interpreter's switch interval during these tests: as short as it goes, so that a
 #: thread gives the GIL away at nearly every chance.

@@ -5,36 +5,22 @@ The compiled core (``fluxjournal._core``) is used when it loads; its pure-Python
 ``IMPLEMENTATION`` tells which one is active: ``"cython"`` or ``"python"``.
 """
 
-import os
-import warnings
-
+from fluxjournal._switch import IMPLEMENTATION
+from fluxjournal._switch import core as _active
+from fluxjournal.dropin import install, uninstall
 from fluxjournal.errors import JSONDecodeError, MalformedResponse
 from fluxjournal.jobid import JobID
+from fluxjournal.journal import JournalConsumer, JournalConsumerBase
+from fluxjournal.resource import ResourceJournalConsumer
 
-if os.environ.get("FLUXJOURNAL_NO_EXTENSIONS", "") not in ("", "0"):
-    from fluxjournal import _pycore as _impl
-else:
-    try:
-        from fluxjournal import _core as _impl
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        warnings.warn(
-            f"fluxjournal's compiled core failed to load ({exc}); using the pure-Python "
-            "twin. Set FLUXJOURNAL_NO_EXTENSIONS=1 to choose it explicitly.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        from fluxjournal import _pycore as _impl
-
-IMPLEMENTATION = "cython" if _impl.__name__ == "fluxjournal._core" else "python"
-
-MAX_DEPTH = _impl.MAX_DEPTH
-loads = _impl.loads
-decode_response = _impl.decode_response
-Response = _impl.Response
-JournalEventBase = _impl.JournalEventBase
-JournalEvent = _impl.JournalEvent
-ResourceJournalEvent = _impl.ResourceJournalEvent
-SENTINEL_EVENT = _impl.SENTINEL_EVENT
+MAX_DEPTH = _active.MAX_DEPTH
+loads = _active.loads
+decode_response = _active.decode_response
+Response = _active.Response
+JournalEventBase = _active.JournalEventBase
+JournalEvent = _active.JournalEvent
+ResourceJournalEvent = _active.ResourceJournalEvent
+SENTINEL_EVENT = _active.SENTINEL_EVENT
 
 __version__ = "0.1.0"
 
@@ -44,24 +30,16 @@ __all__ = [
     "SENTINEL_EVENT",
     "JSONDecodeError",
     "JobID",
+    "JournalConsumer",
+    "JournalConsumerBase",
     "JournalEvent",
     "JournalEventBase",
     "MalformedResponse",
+    "ResourceJournalConsumer",
     "ResourceJournalEvent",
     "Response",
     "decode_response",
-    "loads",
-]
-
-# The consumer layer imports _impl from here, so it comes last.
-from fluxjournal.dropin import install, uninstall  # noqa: E402
-from fluxjournal.journal import JournalConsumer, JournalConsumerBase  # noqa: E402
-from fluxjournal.resource import ResourceJournalConsumer  # noqa: E402
-
-__all__ += [
-    "JournalConsumer",
-    "JournalConsumerBase",
-    "ResourceJournalConsumer",
     "install",
+    "loads",
     "uninstall",
 ]

@@ -2,6 +2,6 @@
 
 import sys
 
-from fluxjournal.cli import run
+from fluxjournal.commands.main import run
 
 sys.exit(run())

@@ -63,7 +63,7 @@ class History:
     def take(self, limit: int = ...) -> list[JournalEventBase]: ...
 
 class JobRecord:
-    """One job's job-list state (``fluxjournal.joblist.JobRecord`` is the twin's)."""
+    """One job's job-list state (``fluxjournal.joblist.states.JobRecord`` is the twin's)."""
 
     @property
     def id(self) -> Any: ...

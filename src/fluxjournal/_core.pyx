@@ -44,18 +44,25 @@ from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
 from fluxjournal.errors import JSONDecodeError, MalformedResponse
-from fluxjournal.hostlist import (MAX_IDS, decode_idset, encode_hostlist, encode_idset,
-                                  expand_hostlist)
-from fluxjournal.jsontext import EMPTY_CONTEXT_TEXT, compact_json
 from fluxjournal.jobid import JobID
-from fluxjournal.payload import flux_cffi, reader_for
-from fluxjournal.protocol import (DRAIN_LIMIT, FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING,
-                                  IN_USE_MESSAGE, JOB_KIND, JOB_TOPIC, MAX_RESPONSE_BYTES,
-                                  RESOURCE_KIND, RESOURCE_TOPIC, name_filter, stock_kind)
+from fluxjournal.joblist.hostlist import (MAX_IDS, decode_idset, encode_hostlist, encode_idset,
+                                          expand_hostlist)
+from fluxjournal.joblist.states import JOBSPEC_UPDATE_ROOTS as _JOBSPEC_UPDATE_ROOTS
+from fluxjournal.joblist.states import MAX_CORE_PAIRS, RESULT_NAMES, STATE_NAMES
+from fluxjournal.wire.jsontext import EMPTY_CONTEXT_TEXT, compact_json
+from fluxjournal.wire.payload import flux_cffi, reader_for
+from fluxjournal.wire.protocol import (DRAIN_LIMIT, EVENT_NOT_AN_OBJECT, EVENT_WITHOUT_NAME,
+                                       EVENTS_NOT_AN_ARRAY, FLUX_RPC_NORESPONSE,
+                                       FLUX_RPC_STREAMING, ID_NOT_AN_INTEGER, IN_USE_MESSAGE,
+                                       INVALID_JSON, JOB_KIND, JOB_TOPIC, MAX_DEPTH,
+                                       MAX_RESPONSE_BYTES, NAME_NOT_A_STRING, NO_JOB_ID,
+                                       NOT_AN_OBJECT, RESOURCE_KIND, RESOURCE_TOPIC,
+                                       TIMESTAMP_NOT_A_NUMBER, TOO_LARGE, names_object,
+                                       stock_kind)
 
 _os_strerror = _os.strerror
 
-cdef extern from "_decimal.h":
+cdef extern from "_coreparts/decimal.h":
     bint fj_decimal_to_double(unsigned long long m, long long exp10, int negative,
                               double *out) noexcept nogil
 
@@ -76,16 +83,15 @@ cdef extern from "Python.h":
 
 #: Containers nested deeper than this are refused (``json.loads`` itself gives up with a
 #: RecursionError near 1000). Journal payloads nest fewer than 20 levels.
-MAX_DEPTH = 512
-cdef Py_ssize_t C_MAX_DEPTH = 512
+cdef Py_ssize_t C_MAX_DEPTH = MAX_DEPTH
 
 # The parts, in the order they build on each other. ``include`` pastes each one in
 # here, so the whole is still one C file: inlined helpers stay inlined across parts.
-include "_json.pxi"
-include "_events.pxi"
-include "_response.pxi"
-include "_screen.pxi"
-include "_history.pxi"
-include "_receive.pxi"
-include "_consumer.pxi"
-include "_jobrecord.pxi"
+include "_coreparts/loads.pxi"
+include "_coreparts/events.pxi"
+include "_coreparts/response.pxi"
+include "_coreparts/screen.pxi"
+include "_coreparts/history.pxi"
+include "_coreparts/receive.pxi"
+include "_coreparts/consumer.pxi"
+include "_coreparts/jobrecord.pxi"

@@ -9,14 +9,14 @@ promise is docs/CONTRACT.md.
 
 from __future__ import annotations
 
-from fluxjournal import _impl
-from fluxjournal.protocol import DRAIN_LIMIT, FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING
+from fluxjournal._switch import core
+from fluxjournal.wire.protocol import DRAIN_LIMIT, FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING
 
-JournalEventBase = _impl.JournalEventBase
-JournalEvent = _impl.JournalEvent
-SENTINEL_EVENT = _impl.SENTINEL_EVENT
-JournalConsumerBase = _impl.JournalConsumerBase
-JournalConsumer = _impl.JournalConsumer
+JournalEventBase = core.JournalEventBase
+JournalEvent = core.JournalEvent
+SENTINEL_EVENT = core.SENTINEL_EVENT
+JournalConsumerBase = core.JournalConsumerBase
+JournalConsumer = core.JournalConsumer
 
 __all__ = [
     "DRAIN_LIMIT",

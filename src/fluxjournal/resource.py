@@ -5,9 +5,9 @@ As for the job journal (see ``fluxjournal.journal``), the class is the active co
 
 from __future__ import annotations
 
-from fluxjournal import _impl
+from fluxjournal._switch import core
 
-ResourceJournalEvent = _impl.ResourceJournalEvent
-ResourceJournalConsumer = _impl.ResourceJournalConsumer
+ResourceJournalEvent = core.ResourceJournalEvent
+ResourceJournalConsumer = core.ResourceJournalConsumer
 
 __all__ = ["ResourceJournalConsumer", "ResourceJournalEvent"]

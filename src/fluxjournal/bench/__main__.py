@@ -1,0 +1,7 @@
+"""``python -m fluxjournal.bench``: the same as ``fluxjournal bench``."""
+
+import sys
+
+from fluxjournal.bench.command import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""What every store of ``fluxjournal ingest`` offers: the contract both backends keep.
+
+A store is one database: SQLite (:mod:`fluxjournal.storage.sqlite`, a file path, the
+embedded default) or PostgreSQL (:mod:`fluxjournal.storage.postgres`, a ``postgresql://``
+URL or libpq key/value string). Both hold the same tables (:mod:`fluxjournal.storage.schema`) and
+keep the same rule: every write is one transaction holding event rows, the job rows they
+change and so the restart cursor (``jobs.nevents``), so after any stop the database holds
+whole batches only. Each instance is written by one ingester at a time, the holder of its
+lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple, Protocol
+
+from fluxjournal.storage.schema import SCHEMA_VERSION
+
+#: How often a wait for a lease asks again.
+LEASE_POLL_INTERVAL = 1.0
+
+
+class StoreError(Exception):
+    """A database that cannot be used: one line that says which and why."""
+
+
+class LeaseHeld(StoreError):
+    """Another ingester is writing this instance."""
+
+
+class JobCursor(NamedTuple):
+    """What the store holds of one job: how many eventlog entries, whether it is over,
+    its submit time, and the time of its last entry when it is over."""
+
+    nevents: int
+    inactive: bool
+    t_submit: float | None
+    t_last: float | None
+
+
+class StoredJob(NamedTuple):
+    """One stored job as a restart takes it up: its entries as (timestamp, name,
+    context) in position order, its jobspec and R."""
+
+    entries: list[tuple]
+    jobspec: str | None
+    R: str | None
+
+
+class Summary(NamedTuple):
+    """What one instance's part of the database holds."""
+
+    events: int
+    jobs_by_state: list[tuple[str, int]]
+
+
+class Store(Protocol):
+    """One database of ingested journals: what :mod:`fluxjournal.ingestion.engine` asks of it."""
+
+    #: the database as messages name it (a path, or a URL without its password)
+    location: str
+
+    def instance(
+        self, name: str, source: str, parent: int | None = None, parent_jobid: int | None = None
+    ) -> int: ...
+    def try_lease(self, instance: int) -> str | None: ...
+    def release_lease(self, instance: int) -> None: ...
+    def job_cursors(self, instance: int) -> dict[int, JobCursor]: ...
+    def active_jobs(self, instance: int) -> dict[int, StoredJob]: ...
+    def job(self, instance: int, jobid: int) -> StoredJob: ...
+    def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None: ...
+    def defer_indexes(self) -> bool: ...
+    def build_indexes(self) -> None: ...
+    def summary(self, instance: int) -> Summary: ...
+    def close(self) -> None: ...
+
+
+def checked_version(version: int, location: str) -> int:
+    """``version``, the schema version a database holds; refused when a newer fluxjournal
+    made it (this one cannot know what its tables mean)."""
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{location} has schema version {version}, made by a newer fluxjournal; this one "
+            f"knows version {SCHEMA_VERSION}: upgrade fluxjournal"
+        )
+    return version
+
+
+@contextlib.contextmanager
+def leased(
+    store: Store,
+    instance: int,
+    name: str,
+    *,
+    wait: bool = False,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> Iterator[bool]:
+    """Hold the lease of ``instance`` inside: only its holder writes the instance. Raises
+    :class:`LeaseHeld` naming the holder when another has it, or with ``wait`` waits for
+    it until a stop is requested (then yields False: nothing is to be written)."""
+    holder = store.try_lease(instance)
+    while holder is not None:
+        if not wait:
+            raise LeaseHeld(
+                f"{store.location}: instance {name} is being ingested by {holder}; "
+                "stop that one first, or use --wait to take over when it stops"
+            )
+        if stop_requested():
+            yield False
+            return
+        time.sleep(LEASE_POLL_INTERVAL)
+        holder = store.try_lease(instance)
+    try:
+        yield True
+    finally:
+        store.release_lease(instance)
