@@ -37,8 +37,6 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 FLOOR_SOURCE = HERE / "floor.c"
-TOPIC = "job-manager.events-journal"
-FLUX_RPC_STREAMING = 2
 CLEAN = "clean"
 
 FLOOR_THEN = "floor-then"
@@ -114,9 +112,10 @@ def _ready() -> None:
 
 def child(kind: str, mode: str, cleans: int) -> int:
     """Read the journal as ``kind`` does; print one JSON line (see _report)."""
-    from fluxjournal.wire import bindings as fluxcore
+    from fluxjournal.wire import bindings
+    from fluxjournal.wire.protocol import FLUX_RPC_STREAMING, JOB_TOPIC
 
-    fluxcore.find_bindings()
+    bindings.find_bindings()
     import flux
 
     if kind == FLUX_CORE:
@@ -134,7 +133,7 @@ def child(kind: str, mode: str, cleans: int) -> int:
     # imports and the connection are not counted: from the request on, as floor.c does
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if kind == FLUX_PYTHON:
-        rpc = handle.rpc(TOPIC, {"full": not live}, 0, FLUX_RPC_STREAMING)
+        rpc = handle.rpc(JOB_TOPIC, {"full": not live}, 0, FLUX_RPC_STREAMING)
         if live:
             _ready()
         while True:
@@ -313,9 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     from fluxjournal.testing.broker import LocalBroker
-    from fluxjournal.wire import bindings as fluxcore
+    from fluxjournal.wire import bindings
 
-    if not fluxcore.find_bindings():
+    if not bindings.find_bindings():
         print("needs `flux` on PATH and flux-core's Python bindings", file=sys.stderr)
         return 2
     groups = set(args.groups.split(","))

@@ -15,7 +15,7 @@ import broker_bench
 import pytest
 
 from fluxjournal.testing.broker import LocalBroker
-from fluxjournal.wire import bindings as fluxcore
+from fluxjournal.wire import bindings
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_the_floor_builds_against_the_flux_core_found(floor):
 def _broker_jobs(config) -> int:
     if config.broker_jobs <= 0:
         pytest.skip("real-broker group: pass --bench-broker-jobs N (e.g. 3000) to run it")
-    if not fluxcore.find_bindings():
+    if not bindings.find_bindings():
         pytest.skip("needs `flux` on PATH and flux-core's Python bindings")
     return config.broker_jobs
 

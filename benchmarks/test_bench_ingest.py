@@ -6,7 +6,7 @@ cost, all on the same replayed history (``--bench-jobs``) and in one run:
   commit every ``fluxjournal.ingestion.engine.BATCH_EVENTS`` rows;
 - ``floor``: executemany of exactly ingest's event rows, in ingest's transactions, built
   before the timing (``floor+jobs``: with ingest's job rows too);
-- ``ingest``: ``ingest.run(ReplayFlux(payloads), SQLiteStore(path), instance, once=True)``
+- ``ingest``: ``engine.run(ReplayFlux(payloads), SQLiteStore(path), instance, once=True)``
   into a new database (events and the jobs table);
 - ``restart``: the same again on the database that holds it all (writes nothing), against
   ``drain``, fluxjournal's consumer polled to the sentinel.
@@ -26,6 +26,7 @@ import pytest
 from fluxjournal.bench import command, harness
 from fluxjournal.bench import ingest as bench_ingest
 from fluxjournal.bench.payloads import replay_handle
+from fluxjournal.ingestion import engine
 from fluxjournal.storage import schema
 
 ROWS = {row.name: row for row in bench_ingest.ingest_rows()}
@@ -71,7 +72,7 @@ def test_ingest_floor(benchmark, run_ingest, payloads, config, name):
 
 @pytest.mark.benchmark(group="ingest")
 def test_ingest_new_database(benchmark, run_ingest, payloads, config):
-    """``ingest.run(once=True)`` of the whole history into a new database."""
+    """``engine.run(once=True)`` of the whole history into a new database."""
     data = payloads.history()
     rounds = run_ingest(benchmark, _row("ingest"), data)
     _check_stored(rounds, data.events, config.jobs)
@@ -85,7 +86,7 @@ def test_ingest_drain(benchmark, run_ingest, payloads):
 
 @pytest.mark.benchmark(group="ingest")
 def test_ingest_restart(benchmark, run_ingest, payloads, config):
-    """``ingest.run(once=True)`` again on the database that holds the whole history: it
+    """``engine.run(once=True)`` again on the database that holds the whole history: it
     must write nothing (stored_events == 0) and leave the database as it was."""
     data = payloads.history()
     rounds = run_ingest(benchmark, _row("restart"), data)
@@ -98,17 +99,16 @@ def test_ingest_restart(benchmark, run_ingest, payloads, config):
 
 def test_floor_writes_exactly_what_ingest_writes(payloads, config, tmp_path):
     """The floor's rows are ingest's: same event rows, same job rows, same transactions."""
-    from fluxjournal.ingestion import engine as ingest
     from fluxjournal.storage.sqlite import SQLiteStore
 
     data = payloads.history(min(config.jobs, 300))
     batches = harness.ingest_batches(data.payloads)
     assert sum(len(events) for events, _ in batches) == data.events
-    assert all(len(events) >= ingest.BATCH_EVENTS for events, _ in batches[:-1])
+    assert all(len(events) >= engine.BATCH_EVENTS for events, _ in batches[:-1])
     with SQLiteStore(tmp_path / "ingest.db") as store:
         instance = store.instance(harness.INGEST_INSTANCE_NAME, "ReplayFlux")
         assert instance == harness.INGEST_INSTANCE
-        ingest.run(replay_handle(data.payloads), store, instance, once=True)
+        engine.run(replay_handle(data.payloads), store, instance, once=True)
     db = sqlite3.connect(tmp_path / "ingest.db")
     try:
         events = db.execute(f"SELECT {_names(schema.EVENT_COLUMNS)} FROM events").fetchall()

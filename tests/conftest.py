@@ -14,7 +14,7 @@ import pytest
 
 from fluxjournal.testing.broker import LocalBroker
 from fluxjournal.testing.recorded import capture_dir, capture_lines
-from fluxjournal.wire import bindings as fluxcore
+from fluxjournal.wire import bindings
 
 #: The recorded captures (``*.jsonl``, ``job-list-mix.json``), shipped in the package.
 DATA = capture_dir()
@@ -81,7 +81,7 @@ def all_payloads() -> list[bytes]:
 # ---------------------------------------------------------------------------
 
 
-HAVE_FLUX = fluxcore.find_bindings()
+HAVE_FLUX = bindings.find_bindings()
 needs_flux = pytest.mark.skipif(
     not HAVE_FLUX, reason="needs `flux` on PATH and flux-core's Python bindings"
 )

@@ -16,7 +16,7 @@ import traceback
 
 import pytest
 
-from fluxjournal.ingestion import engine as ingest
+from fluxjournal.ingestion import engine
 from fluxjournal.ingestion.stopping import StopRequest
 from fluxjournal.storage import postgres as postgres_store
 from fluxjournal.storage.factory import open_store
@@ -117,7 +117,7 @@ def ingest_in_child(database, errors, posted: int, once: bool) -> int:
         try:
             with open_store(database.url) as store, StopRequest() as stop:
                 number = store.instance("simulated", "test")
-                ingest.run(instance_at(posted), store, number, once=once, stop_requested=stop)
+                engine.run(instance_at(posted), store, number, once=once, stop_requested=stop)
             status = 0
         except BaseException:
             with open(errors, "a") as out:
@@ -131,8 +131,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     database, tmp_path, monkeypatch
 ):
     # small transactions, so that kills land between commits of every kind
-    monkeypatch.setattr(ingest, "BATCH_EVENTS", 300)
-    monkeypatch.setattr(ingest, "COMMIT_INTERVAL", 0.01)
+    monkeypatch.setattr(engine, "BATCH_EVENTS", 300)
+    monkeypatch.setattr(engine, "COMMIT_INTERVAL", 0.01)
     rng = random.Random(20261201)
     errors = tmp_path / "errors"
     posted = 0
@@ -203,8 +203,8 @@ def test_a_postgres_server_restarted_under_a_running_ingest_loses_and_doubles_no
     """The server is restarted (every connection closed) while ingest streams live
     events; ingest connects again and carries on: at the end the database holds every
     job's whole eventlog once."""
-    monkeypatch.setattr(ingest, "BATCH_EVENTS", 300)
-    monkeypatch.setattr(ingest, "COMMIT_INTERVAL", 0.01)
+    monkeypatch.setattr(engine, "BATCH_EVENTS", 300)
+    monkeypatch.setattr(engine, "COMMIT_INTERVAL", 0.01)
     monkeypatch.setattr(postgres_store, "RECONNECT_FIRST_PAUSE", 0.05)
     errors = tmp_path / "errors"
     pid = ingest_in_child(postgres_database, errors, 0, once=False)

@@ -7,7 +7,7 @@ import json
 import logging
 
 from fluxjournal.commands import main as cli
-from fluxjournal.ingestion import engine as ingest
+from fluxjournal.ingestion import engine
 from fluxjournal.ingestion.follow import Fleet, Target
 from fluxjournal.ingestion.sources import SourceError, open_source
 from fluxjournal.testing import SimulatedFlux
@@ -22,7 +22,7 @@ def journal_entries(sim: SimulatedFlux) -> dict[int, list[tuple]]:
             continue
         log = out.setdefault(doc["id"], [])
         for entry in doc["events"]:
-            if entry["name"] not in ingest.JOURNAL_ONLY:
+            if entry["name"] not in engine.JOURNAL_ONLY:
                 log.append((entry["timestamp"], entry["name"]))
     return out
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import DATA, capture_lines
 
 from fluxjournal import _pycore
-from fluxjournal.ingestion import engine as ingest
+from fluxjournal.ingestion import engine
 from fluxjournal.jobid import JobID
 from fluxjournal.storage import schema
 from fluxjournal.storage.contract import StoreError
@@ -206,7 +206,7 @@ def ingest_payloads(impl, database, payloads, name="test", once=True):
     """Ingest recorded payloads (their end ends the stream) with core ``impl``."""
     with open_store(database.url) as store:
         instance = store.instance(name, "test")
-        return ingest.run(ReplayFlux(payloads, ends=True), store, instance, once=once, core=impl)
+        return engine.run(ReplayFlux(payloads, ends=True), store, instance, once=once, core=impl)
 
 
 def stored_events(database) -> dict[int, list[tuple]]:
@@ -224,7 +224,7 @@ def journal_entries(payloads) -> dict[int, list[tuple]]:
     for payload in payloads:
         doc = json.loads(payload)
         for entry in doc["events"]:
-            if doc["id"] == -1 or entry["name"] in ingest.JOURNAL_ONLY:
+            if doc["id"] == -1 or entry["name"] in engine.JOURNAL_ONLY:
                 continue
             log = out.setdefault(doc["id"], [])
             log.append((len(log), entry["timestamp"], entry["name"], entry.get("context", {})))
@@ -271,7 +271,7 @@ def test_another_instance_under_the_same_name_is_refused(impl, database):
     ingest_payloads(impl, database, FULL, once=True)
     doc = json.loads(FULL[0])
     doc["events"][0]["timestamp"] += 1.0  # same id, submitted at another time
-    with pytest.raises(ingest.IngestError, match="another instance"):
+    with pytest.raises(engine.IngestError, match="another instance"):
         ingest_payloads(impl, database, [json.dumps(doc).encode()], once=True)
     ingest_payloads(impl, database, [json.dumps(doc).encode()], name="other", once=True)
 

@@ -19,7 +19,7 @@ from conftest import needs_flux
 from test_ingest import flattened, job_rows
 
 from fluxjournal.testing.broker import LocalBroker
-from fluxjournal.wire import bindings as fluxcore
+from fluxjournal.wire import bindings
 
 pytestmark = needs_flux
 
@@ -30,7 +30,7 @@ def ingest_command(uri: str, db, *extra: str) -> list[str]:
 
 def child_env() -> dict:
     """The environment of a child that must find the bindings as this process did."""
-    paths = [*fluxcore.added_paths, os.environ.get("PYTHONPATH", "")]
+    paths = [*bindings.added_paths, os.environ.get("PYTHONPATH", "")]
     return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in paths if p))
 
 

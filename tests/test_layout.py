@@ -16,10 +16,13 @@ import pytest
 import fluxjournal
 
 PACKAGE = Path(fluxjournal.__file__).resolve().parent
+PACKAGE_NAME = "fluxjournal"
 SOURCE = PACKAGE.parent
 
 #: The layers from the top down: a module may import from its own layer (without a circle)
-#: and from any layer below it, never from one above. A module matches the longest prefix.
+#: and from any layer below it, never from one above. A module matches the longest entry
+#: that is it or a package holding it; ``fluxjournal`` itself (the public face) matches
+#: only itself, so that a new module of the package is placed here on purpose.
 LAYERS = [
     ["fluxjournal.__main__"],
     ["fluxjournal.commands"],
@@ -99,7 +102,8 @@ def layer_of(module: str) -> int:
     best, depth = None, -1
     for index, prefixes in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > depth:
+            holds = prefix != PACKAGE_NAME and module.startswith(prefix + ".")
+            if (module == prefix or holds) and len(prefix) > depth:
                 best, depth = index, len(prefix)
     if best is None:
         raise AssertionError(f"{module} is in no layer of LAYERS: place it there")
@@ -117,6 +121,12 @@ def graph() -> dict[str, set[str]]:
 def test_every_module_has_a_layer():
     for module in modules():
         layer_of(module)
+
+
+def test_a_new_module_needs_a_layer():
+    with pytest.raises(AssertionError, match="fluxjournal.newcomer is in no layer"):
+        layer_of("fluxjournal.newcomer")
+    assert layer_of("fluxjournal.storage.newcomer") == layer_of("fluxjournal.storage")
 
 
 def test_every_import_points_down():
@@ -192,3 +202,19 @@ def test_every_folder_says_what_lives_there():
 def test_no_module_over_the_limit(module):
     lines = modules()[module].read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_MODULE_LINES, f"{module}: {lines} lines"
+
+
+def test_the_engine_does_not_load_the_twin_beside_the_compiled_core():
+    """Importing ingestion (its type hints name JobRecord) loads the active core only."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("fluxjournal._core")
+    if fluxjournal.IMPLEMENTATION != "cython":
+        pytest.skip("the twin is the active core here")
+    code = (
+        "import sys, fluxjournal.ingestion.engine, fluxjournal.commands.ingest\n"
+        "print(sorted(m for m in sys.modules if m.startswith('fluxjournal._')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['fluxjournal._core', 'fluxjournal._switch']"

@@ -29,7 +29,7 @@ import pytest
 from conftest import DATA
 
 from fluxjournal.bench import long as bench_long
-from fluxjournal.ingestion import engine as ingest
+from fluxjournal.ingestion import engine
 from fluxjournal.jobid import JobID
 from fluxjournal.storage.factory import open_store
 from fluxjournal.testing import ReplayFlux, SimulatedFlux
@@ -196,24 +196,24 @@ def test_long_live_stream_memory_is_flat(impl):
 
 
 def test_ingest_of_a_long_live_stream_keeps_python_memory_flat(impl, monkeypatch):
-    """ingest.run on a simulated live stream into SQLite: once warm, what the run keeps
+    """engine.run on a simulated live stream into SQLite: once warm, what the run keeps
     in Python does not grow with the jobs that come and go."""
     samples: list[tuple[int, int]] = []
-    flush = ingest.Ingest.flush
+    flush = engine.Ingest.flush
 
     def measured_flush(self):
         flush(self)
         gc.collect()
         samples.append((self.stored_events, tracemalloc.get_traced_memory()[0]))
 
-    monkeypatch.setattr(ingest.Ingest, "flush", measured_flush)
-    monkeypatch.setattr(ingest, "BATCH_EVENTS", 5_000)  # a flush, and a sample, that often
+    monkeypatch.setattr(engine.Ingest, "flush", measured_flush)
+    monkeypatch.setattr(engine, "BATCH_EVENTS", 5_000)  # a flush, and a sample, that often
     handle = SimulatedFlux(jobs=100, live=INGEST_WARMUP + INGEST_EVENTS, seed=5, ends=True)
     with tempfile.TemporaryDirectory() as tmp, open_store(os.path.join(tmp, "db")) as store:
         instance = store.instance("long", "test")
         tracemalloc.start()
         try:
-            result = ingest.run(handle, store, instance, core=impl)
+            result = engine.run(handle, store, instance, core=impl)
         finally:
             tracemalloc.stop()
     assert result.ended

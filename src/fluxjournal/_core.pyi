@@ -11,6 +11,9 @@ from fluxjournal.jobid import JobID
 Document = bytes | bytearray | memoryview | str
 
 MAX_DEPTH: int
+#: The C enum literals of job-list's states and results, by their names in
+#: ``fluxjournal.joblist.states`` (a test holds them equal).
+ENUM_VALUES: dict[str, int]
 
 def loads(data: Document) -> Any: ...
 def decode_response(data: Document) -> Response: ...
@@ -63,7 +66,7 @@ class History:
     def take(self, limit: int = ...) -> list[JournalEventBase]: ...
 
 class JobRecord:
-    """One job's job-list state (``fluxjournal.joblist.states.JobRecord`` is the twin's)."""
+    """One job's job-list state (``fluxjournal._pycore.JobRecord`` is the twin's)."""
 
     @property
     def id(self) -> Any: ...

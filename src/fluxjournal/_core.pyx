@@ -55,9 +55,9 @@ from fluxjournal.wire.protocol import (DRAIN_LIMIT, EVENT_NOT_AN_OBJECT, EVENT_W
                                        EVENTS_NOT_AN_ARRAY, FLUX_RPC_NORESPONSE,
                                        FLUX_RPC_STREAMING, ID_NOT_AN_INTEGER, IN_USE_MESSAGE,
                                        INVALID_JSON, JOB_KIND, JOB_TOPIC, MAX_DEPTH,
-                                       MAX_RESPONSE_BYTES, NAME_NOT_A_STRING, NO_JOB_ID,
+                                       MAX_RESPONSE_BYTES, NAME_NOT_A_STRING, NO_EVENTS, NO_JOB_ID,
                                        NOT_AN_OBJECT, RESOURCE_KIND, RESOURCE_TOPIC,
-                                       TIMESTAMP_NOT_A_NUMBER, TOO_LARGE, names_object,
+                                       TIMESTAMP_NOT_A_NUMBER, TOO_DEEP, TOO_LARGE, names_object,
                                        stock_kind)
 
 _os_strerror = _os.strerror
@@ -85,8 +85,9 @@ cdef extern from "Python.h":
 #: RecursionError near 1000). Journal payloads nest fewer than 20 levels.
 cdef Py_ssize_t C_MAX_DEPTH = MAX_DEPTH
 
-# The parts, in the order they build on each other. ``include`` pastes each one in
-# here, so the whole is still one C file: inlined helpers stay inlined across parts.
+# The parts, each after the classes it uses. ``include`` pastes each one in here, so the
+# whole is still one C file: inlined helpers stay inlined across parts, and a part may call
+# a function of a later one (response.pxi's decode_payload tries screen.pxi's screen first).
 include "_coreparts/loads.pxi"
 include "_coreparts/events.pxi"
 include "_coreparts/response.pxi"

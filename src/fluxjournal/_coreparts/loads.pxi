@@ -770,7 +770,7 @@ cdef Py_ssize_t skip_value(Cursor *c, Py_ssize_t i) except -1:
 cdef int enter_container(Cursor *c, Py_ssize_t bracket) except -1:
     c.depth += 1
     if c.depth > C_MAX_DEPTH:
-        fail("Nesting deeper than %d levels" % C_MAX_DEPTH, bracket)
+        fail(TOO_DEEP, bracket)
     return 0
 
 

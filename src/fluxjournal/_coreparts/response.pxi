@@ -386,7 +386,7 @@ cdef class Response:
         built: an integer longer than ``sys.get_int_max_str_digits()`` allows since it was
         lowered. Internal failures never leave the module."""
         exc = self.doc.error(failure.args)
-        return MalformedResponse(f"invalid JSON: {exc}", self.doc.owner)
+        return MalformedResponse(INVALID_JSON.format(exc), self.doc.owner)
 
     def job_events(self, since=None):
         """The entries as :class:`JournalEvent` objects, those newer than ``since`` only."""
@@ -752,7 +752,7 @@ cdef int scan_response(Cursor *c, Response r) except -1:
         if problem is not None:
             raise _Fail(*problem)
     if not r.has_events:
-        malformed('no "events" array', 0)
+        malformed(NO_EVENTS, 0)
     return 0
 
 

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from fluxjournal.errors import Document, JSONDecodeError
-from fluxjournal.wire.protocol import MAX_DEPTH
+from fluxjournal.wire.protocol import MAX_DEPTH, TOO_DEEP
 
 #: A string runs to its closing quote or, unterminated, to the end (json.loads fails inside
 #: it then, and its brackets open nothing).
@@ -87,12 +87,12 @@ def loads(data: Document) -> Any:
         value = json.loads(text) if isinstance(data, str) else _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         if deep is not None and deep <= exc.pos:
-            raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep) from None
+            raise error(TOO_DEEP, deep) from None
         raise error(exc.msg, exc.pos) from None
     except RecursionError:
-        raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep or 0) from None
+        raise error(TOO_DEEP, deep or 0) from None
     except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
         raise error(str(exc), _long_integer_at(text)) from None
     if deep is not None:
-        raise error(f"Nesting deeper than {MAX_DEPTH} levels", deep)
+        raise error(TOO_DEEP, deep)
     return value

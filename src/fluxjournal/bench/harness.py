@@ -387,7 +387,7 @@ def _prepare_receive(handle: Any, events: int = 0) -> Prepared:
 
 # -- the rows of the ingest groups (SQLite and PostgreSQL) -------------------------------
 
-#: The instance name ``ingest.run()`` stores under; the others write instance number 1.
+#: The instance name ``engine.run()`` stores under; the others write instance number 1.
 INGEST_INSTANCE_NAME = "bench"
 INGEST_INSTANCE = 1
 
@@ -447,7 +447,7 @@ class _CapturingStore:
 
 
 def ingest_batches(payloads: Sequence[bytes], instance: int = INGEST_INSTANCE) -> list:
-    """The (event rows, job rows) of each transaction ``ingest.run()`` writes into a new
+    """The (event rows, job rows) of each transaction ``engine.run()`` writes into a new
     database from ``payloads``: what the floors write."""
     from fluxjournal.ingestion import engine
 

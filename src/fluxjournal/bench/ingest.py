@@ -51,13 +51,13 @@ INGEST_STREAMS = (INGEST, RESTART)
 FLOOR = "floor"
 """Implementation of the floor cases: executemany of ingest's own rows, built beforehand."""
 FLUXJOURNAL = "fluxjournal"
-"""Implementation of the ``ingest.run()`` cases."""
+"""Implementation of the ``engine.run()`` cases."""
 #: api of the baseline: the consumer's poll(), a row per event, executemany per batch.
 BASELINE_API = "executemany"
 #: api of the floor cases: the event rows alone, or the event rows and the job rows.
 FLOOR_EVENTS = "events"
 FLOOR_JOBS = "events+jobs"
-#: api of the ``ingest.run()`` cases.
+#: api of the ``engine.run()`` cases.
 RUN_API = "run"
 
 

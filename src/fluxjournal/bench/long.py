@@ -34,6 +34,7 @@ from typing import Any
 
 from fluxjournal.bench import harness
 from fluxjournal.bench.harness import BATCH_LIMIT, FLUX_CORE, consumer_class, core_module
+from fluxjournal.testing.recorded import capture_dir, capture_lines
 from fluxjournal.wire import bindings
 
 #: The live run's size by default, and how many of its events warm up before measuring.
@@ -137,12 +138,6 @@ def sample() -> Sample:
 
 def default_captures() -> Path:
     """The folder of the captures shipped in the package (``fluxjournal/testing/captures``)."""
-    try:
-        from fluxjournal.testing.recorded import capture_dir
-    except ImportError:
-        import fluxjournal.testing
-
-        return Path(fluxjournal.testing.__file__).resolve().parent / "captures"
     return capture_dir()
 
 
@@ -150,7 +145,7 @@ def captures(directory: str | os.PathLike[str] | None = None) -> list[tuple[str,
     """Each recorded capture (``*.jsonl``) in ``directory`` (default: the shipped ones):
     its name and its payloads."""
     folder = Path(directory) if directory is not None else default_captures()
-    return [(p.name, p.read_bytes().splitlines()) for p in sorted(folder.glob("*.jsonl"))]
+    return [(p.name, capture_lines(p)) for p in sorted(folder.glob("*.jsonl"))]
 
 
 def drain_captures(core: Any, recorded: Sequence[tuple[str, list[bytes]]]) -> int:

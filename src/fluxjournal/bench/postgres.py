@@ -11,7 +11,7 @@ empty:
   ``fluxjournal.ingestion.engine.BATCH_EVENTS`` rows (events only);
 - ``copy``: the store's binary ``COPY`` of exactly ingest's rows (events and jobs) in
   ingest's transactions, built before the timing, indexes deferred as ingest defers them;
-- ``ingest``: ``ingest.run(once=True)`` into the empty schema;
+- ``ingest``: ``engine.run(once=True)`` into the empty schema;
 - ``one``, ``many``: a simulated instance with a live stream that ends, alone, then
   ``--instances`` of them at once (one thread, handle and connection each, as
   ``--uri A --uri B`` runs them), as total events stored per second.
@@ -37,7 +37,7 @@ from fluxjournal.bench.harness import (
     ingest_batches,
 )
 from fluxjournal.bench.payloads import history_payloads, replay_handle
-from fluxjournal.ingestion import engine as ingest
+from fluxjournal.ingestion import engine
 from fluxjournal.storage.factory import open_store
 
 #: The ratios and their targets: (label, numerator row, denominator row, figure, op,
@@ -115,7 +115,7 @@ def _baseline(payloads: Sequence[bytes], impl: str) -> Callable[[str], Callable[
             db.commit()
 
         def run() -> int:
-            written = baseline_ingest(consumer, db, INGEST_INSTANCE, ingest.BATCH_EVENTS, write)
+            written = baseline_ingest(consumer, db, INGEST_INSTANCE, engine.BATCH_EVENTS, write)
             db.close()
             return written
 
@@ -149,7 +149,7 @@ def _ingest(payloads: Sequence[bytes]) -> Callable[[str], Callable[[], int]]:
         handle = replay_handle(payloads)
 
         def run() -> int:
-            result = ingest.run(handle, store, instance, once=True)
+            result = engine.run(handle, store, instance, once=True)
             store.close()
             return result.stored_events
 
@@ -193,7 +193,7 @@ def cases(
     return [
         ("baseline", _baseline(payloads, impl), f"{impl} poll() + executemany"),
         ("copy", _copy(ingest_batches(payloads)), "COPY of ingest's rows, built beforehand"),
-        ("ingest", _ingest(payloads), "ingest.run(once=True), empty schema"),
+        ("ingest", _ingest(payloads), "engine.run(once=True), empty schema"),
         ("one", _instances(1, per_instance, per_instance), "one simulated instance"),
         (
             "many",

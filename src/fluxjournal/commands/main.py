@@ -3,7 +3,7 @@
 - ``fluxjournal`` (no command): read a whole journal and count what came through
   (:mod:`fluxjournal.commands.consume`);
 - ``fluxjournal ingest``: store every job event in SQLite or PostgreSQL
-  (:mod:`fluxjournal.ingestion.engine`; :mod:`fluxjournal.ingestion.follow` for several instances);
+  (:mod:`fluxjournal.commands.ingest`, over :mod:`fluxjournal.ingestion`);
 - ``fluxjournal tail``: print events (:mod:`fluxjournal.commands.tail`);
 - ``fluxjournal bench``: the benchmark comparisons (:mod:`fluxjournal.bench`).
 

@@ -45,6 +45,7 @@ from fluxjournal.storage.contract import JobCursor, Store, StoredJob, StoreError
 if TYPE_CHECKING:  # both cores' JobRecord has the API the stub describes
     from fluxjournal._core import JobRecord
 
+#: Loggers are named by the command whose lines they carry, not by module: users filter them.
 log = logging.getLogger("fluxjournal.ingest")
 
 #: Names the job manager posts to the journal and never keeps in the eventlog: the

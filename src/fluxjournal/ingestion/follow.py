@@ -24,7 +24,7 @@ from fluxjournal.jobid import JobID
 from fluxjournal.storage.contract import leased
 from fluxjournal.storage.factory import open_store
 
-log = logging.getLogger("fluxjournal.ingest")
+log = logging.getLogger("fluxjournal.ingest")  # named by the command (see engine.log)
 
 #: How long a child's journal is still read after its job is over, for its last events.
 CHILD_GRACE = 10.0

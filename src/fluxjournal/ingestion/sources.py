@@ -97,9 +97,9 @@ def _open_instance(uri: str | None) -> Source:
 
         handle = SimulatedFlux.from_uri(uri)
         return Source(handle, f"simulated instance {uri}", uri, False, response_number)
-    from fluxjournal.wire import bindings as fluxcore
+    from fluxjournal.wire import bindings
 
-    if not fluxcore.find_bindings():
+    if not bindings.find_bindings():
         raise SourceError(
             "flux-core's Python bindings do not import: install them (flux-python), run "
             "under `flux env`, or use --simulate or --replay"

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from fluxjournal.storage import schema
 from fluxjournal.storage.contract import JobCursor, StoredJob, StoreError, Summary, checked_version
 
-log = logging.getLogger("fluxjournal.store")
+log = logging.getLogger("fluxjournal.store")  # named by what it reports on, as engine.log
 
 SQL = schema.POSTGRES
 #: How long a lost connection is tried again before the ingest gives up.

@@ -9,6 +9,7 @@ demos run from an installed package.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = ["capture_dir", "capture_lines"]
@@ -19,6 +20,7 @@ def capture_dir() -> Path:
     return Path(__file__).resolve().parent / "captures"
 
 
-def capture_lines(name: str) -> list[bytes]:
-    """The non-empty lines of capture file ``name``: its payloads, in arrival order."""
+def capture_lines(name: str | os.PathLike[str]) -> list[bytes]:
+    """The non-empty lines of capture file ``name`` (a file of the captures folder, or any
+    path to one): its payloads, in arrival order."""
     return [line for line in (capture_dir() / name).read_bytes().splitlines() if line]

@@ -29,6 +29,8 @@ MAX_RESPONSE_BYTES = 2**31 - 1
 #: Containers nested deeper than this are refused by both cores' ``loads`` (``json.loads``
 #: itself gives up with a RecursionError near 1000). Journal payloads nest fewer than 20.
 MAX_DEPTH = 512
+#: What both cores' ``loads`` says of a document nested deeper than that.
+TOO_DEEP = f"Nesting deeper than {MAX_DEPTH} levels"
 
 # What a response is refused for: the text of its MalformedResponse, the same from both
 # cores. ``{}`` is the index of the event in the response's ``events``.
