@@ -22,7 +22,6 @@ import pytest
 from fluxjournal import decode_response
 from fluxjournal.bench import harness, ingest
 from fluxjournal.bench.harness import CYTHON, FLUX_CORE, PYTHON, Case, Measurement, Prepared
-from fluxjournal.bench.long import default_captures
 from fluxjournal.bench.payloads import (
     big_R,
     count_events,
@@ -32,11 +31,12 @@ from fluxjournal.bench.payloads import (
     write_payloads,
 )
 from fluxjournal.testing.broker import LocalBroker
+from fluxjournal.testing.recorded import capture_dir
 from fluxjournal.wire import bindings
 from fluxjournal.wire.protocol import FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING, JOB_TOPIC
 
 #: The recorded captures shipped in the package.
-DATA = default_captures()
+DATA = capture_dir()
 HAVE_FLUX = bindings.find_bindings()
 IMPLS = (CYTHON, PYTHON, FLUX_CORE)
 

@@ -136,15 +136,10 @@ def sample() -> Sample:
 # -- the two runs ----------------------------------------------------------------------------
 
 
-def default_captures() -> Path:
-    """The folder of the captures shipped in the package (``fluxjournal/testing/captures``)."""
-    return capture_dir()
-
-
 def captures(directory: str | os.PathLike[str] | None = None) -> list[tuple[str, list[bytes]]]:
     """Each recorded capture (``*.jsonl``) in ``directory`` (default: the shipped ones):
     its name and its payloads."""
-    folder = Path(directory) if directory is not None else default_captures()
+    folder = Path(directory) if directory is not None else capture_dir()
     return [(p.name, capture_lines(p)) for p in sorted(folder.glob("*.jsonl"))]
 
 
@@ -204,7 +199,7 @@ def long_drains(
     core = core_module(impl)
     recorded = captures(directory)
     if not recorded:
-        raise RuntimeError(f"no captures (*.jsonl) in {directory or default_captures()}")
+        raise RuntimeError(f"no captures (*.jsonl) in {directory or capture_dir()}")
     for _ in range(warmup):
         drain_captures(core, recorded)
     sample()  # the first sample allocates what later ones reuse
@@ -280,7 +275,7 @@ def measure(
     """Run one long run in a fresh Python process, so that no other run shares its heap."""
     if impl == FLUX_CORE:
         bindings.find_bindings()
-    folder = Path(directory) if directory is not None else default_captures()
+    folder = Path(directory) if directory is not None else capture_dir()
     spec = {
         "impl": impl,
         "run": run,
@@ -345,7 +340,7 @@ def format_table(rows: Sequence[LongRun]) -> str:
 def main(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
     """``fluxjournal bench --long``: both runs for each implementation, then the table."""
     impls = [impl for impl in harness.implementations() if args.impls is None or impl in args.impls]
-    folder = Path(args.long_captures) if args.long_captures else default_captures()
+    folder = Path(args.long_captures) if args.long_captures else capture_dir()
     if any(impl != FLUX_CORE for impl in impls) and not captures(folder):
         print(
             f"fluxjournal bench: --long needs recorded captures (*.jsonl), none in {folder}; "
