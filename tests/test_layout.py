@@ -27,6 +27,7 @@ LAYERS = [
     ["fluxjournal.__main__"],
     ["fluxjournal.commands"],
     ["fluxjournal.bench"],
+    ["fluxjournal.reading"],
     ["fluxjournal.ingestion"],
     ["fluxjournal.storage"],
     ["fluxjournal.testing"],

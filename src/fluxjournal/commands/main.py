@@ -5,6 +5,8 @@
 - ``fluxjournal ingest``: store every job event in SQLite or PostgreSQL
   (:mod:`fluxjournal.commands.ingest`, over :mod:`fluxjournal.ingestion`);
 - ``fluxjournal tail``: print events (:mod:`fluxjournal.commands.tail`);
+- ``fluxjournal jobs``: list the stored jobs as ``flux jobs`` does
+  (:mod:`fluxjournal.commands.jobs`, over :mod:`fluxjournal.reading`);
 - ``fluxjournal bench``: the benchmark comparisons (:mod:`fluxjournal.bench`).
 
 Options may stand before or after the command name. Exit status: 0 done, 1 error, 2 bad
@@ -30,11 +32,13 @@ from fluxjournal.storage.factory import is_postgres
 
 EXIT_ERROR = 1
 EXIT_STATUSES = "exit status: 0 done (a stop by SIGTERM too), 1 error, 2 bad usage, 130 SIGINT"
-COMMANDS = ("ingest", "tail", "bench")
+COMMANDS = ("ingest", "tail", "jobs", "bench")
 #: The simulated history of ``--simulate`` without a number.
 DEFAULT_SIMULATED_JOBS = 2000
 #: How many levels of nested instances ``--recursive`` follows by default.
 DEFAULT_MAX_DEPTH = 3
+#: How many jobs ``fluxjournal jobs`` lists without ``--count``, as flux jobs.
+DEFAULT_JOBS_COUNT = 1000
 
 
 def _number(text: str, kind: Callable[[str], float]) -> float:
@@ -121,6 +125,114 @@ def _add_source_options(ap: argparse.ArgumentParser, many: bool = False) -> None
         default=0,
         help="ask the simulation after this many of its live events were posted",
     )
+
+
+def _color(text: str) -> str:
+    if text not in ("auto", "always", "never"):
+        raise argparse.ArgumentTypeError(f"Invalid argument to --color: '{text}'")
+    return text
+
+
+#: The options of ``fluxjournal jobs`` that are flux jobs' filters: given with job IDs,
+#: they are ignored, with a warning.
+JOBS_FILTER_OPTIONS = ("a", "A", "count", "filter", "since", "user", "name", "queue")
+
+
+def _jobs_parser() -> argparse.ArgumentParser:
+    """``fluxjournal jobs``: flux jobs' options, and the archive's own."""
+    ap = argparse.ArgumentParser(
+        prog="fluxjournal jobs",
+        description="List the jobs an archive holds (the purged ones too), as `flux jobs` "
+        "lists an instance's: the same options, the same text.",
+        epilog="exit status: 0 done, 1 error (or, with --stats-only, no active job), 2 bad usage",
+    )
+    archive = ap.add_argument_group("the archive")
+    archive.add_argument(
+        "--db", type=_database, metavar="PATH|URL", help="the SQLite file or PostgreSQL database"
+    )
+    archive.add_argument(
+        "--uri", help="the live instance (its active jobs; alone: flux jobs itself)"
+    )
+    archive.add_argument(
+        "--instance",
+        action="append",
+        metavar="NAME",
+        help="only this stored instance (again for several; default: every top-level one)",
+    )
+    archive.add_argument("--until", metavar="WHEN", help="only jobs submitted and over by WHEN")
+    ap.add_argument("-a", action="store_true", help="list jobs in all states")
+    ap.add_argument("-A", action="store_true", help="list the jobs of all users")
+    ap.add_argument("-c", "--count", type=int, metavar="N", help="at most N jobs (default 1000)")
+    ap.add_argument(
+        "-f",
+        "--filter",
+        action="append",
+        default=[],
+        metavar="STATE|RESULT",
+        help="jobs of these states or results",
+    )
+    ap.add_argument("--since", metavar="WHEN", help="jobs inactive since WHEN (implies -a)")
+    ap.add_argument("-n", "--no-header", action="store_true", help="no header line")
+    ap.add_argument(
+        "--suppress-header", action="store_true", dest="no_header", help=argparse.SUPPRESS
+    )
+    ap.add_argument(
+        "-u", "--user", metavar="USER|UID", help="this user's jobs (\"all\": every user's)"
+    )
+    ap.add_argument("--name", metavar="JOB-NAME", help="jobs of this name")
+    ap.add_argument(
+        "-q", "--queue", action="append", default=[], metavar="QUEUE,...", help="these queues"
+    )
+    ap.add_argument("-i", "--include", metavar="HOSTS|RANKS", help="jobs that ran there")
+    ap.add_argument(
+        "-o",
+        "--format",
+        default="default",
+        metavar="FORMAT",
+        help="a format string or a named format ('help' lists them)",
+    )
+    ap.add_argument("--sort", default="", metavar="KEY,...", help="sort by these keys")
+    ap.add_argument(
+        "-w",
+        "--width",
+        type=int,
+        default=-1,
+        const=0,
+        nargs="?",
+        metavar="N",
+        help="cut lines at N columns (no N: the terminal's)",
+    )
+    ap.add_argument("--json", action="store_true", help="the jobs as JSON")
+    ap.add_argument(
+        "--color",
+        type=_color,
+        nargs="?",
+        const="always",
+        default="never" if os.environ.get("NO_COLOR") else "auto",
+        metavar="WHEN",
+        help="color: never, always or auto (default)",
+    )
+    ap.add_argument("-R", "--recursive", action="store_true", help="the nested instances too")
+    ap.add_argument(
+        "-L", "--level", type=int, default=9999, metavar="N", help="with -R, N levels at most"
+    )
+    ap.add_argument("--stats", action="store_true", help="job counts before the header")
+    ap.add_argument("--stats-only", action="store_true", help="job counts only")
+    ap.add_argument("jobids", metavar="JOBID", type=_jobid, nargs="*", help="these jobs")
+    return ap
+
+
+def _jobs_defaults(args: argparse.Namespace) -> None:
+    """What flux jobs sets beside its options: whether a filter or a user was given."""
+    args.filtered = any(
+        getattr(args, name) not in (None, False, []) for name in JOBS_FILTER_OPTIONS
+    )
+    args.filtered_user = args.user is not None
+    if args.user is None:
+        args.user = str(os.getuid())
+    if args.count is None:
+        args.count = DEFAULT_JOBS_COUNT
+    args.queue_list = [queue for text in args.queue for queue in text.split(",")]
 
 
 def _add_output_options(ap: argparse.ArgumentParser) -> None:
@@ -210,7 +322,9 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
     )
     _add_source_options(tail)
     _add_output_options(tail)
-    return {None: report, "ingest": ingest, "tail": tail}
+    # jobs first: its -q (a queue) takes a value, the others' -q (quiet) none, and the
+    # last parser's meaning of an option is what split_command reads
+    return {"jobs": _jobs_parser(), None: report, "ingest": ingest, "tail": tail}
 
 
 def _option_nargs(flag: str, takes: dict[str, Any]) -> Any:
@@ -286,6 +400,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command.main(rest)
     parser = known[name]
     args = parser.parse_args(rest)
+    if name == "jobs":
+        from fluxjournal.commands.jobs import command as list_jobs
+
+        _jobs_defaults(args)
+        try:
+            return list_jobs(args, sys.stdout, sys.stderr, argv=rest)
+        except StoreError as exc:
+            print(f"fluxjournal: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     _check(parser, args)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
     if name == "ingest":

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, Protocol
 
+from fluxjournal.joblist.hostlist import decode_idset, expand_hostlist
+from fluxjournal.storage import schema
 from fluxjournal.storage.schema import SCHEMA_VERSION
 
 #: How often a wait for a lease asks again.
@@ -75,6 +77,43 @@ class Store(Protocol):
     def build_indexes(self) -> None: ...
     def summary(self, instance: int) -> Summary: ...
     def close(self) -> None: ...
+
+
+def node_rows(instance: int, jobid: int, ranks: str | None, nodelist: str | None) -> list[tuple]:
+    """The ``job_nodes`` rows of one job: (instance, jobid, rank, host) for each rank of
+    its allocation, its node's name beside it (R lists them in the same order); none for a
+    job that had no allocation or whose R does not pair ranks with names."""
+    if not ranks:
+        return []
+    try:
+        ids = decode_idset(ranks)
+        hosts = expand_hostlist(nodelist) if nodelist else []
+    except ValueError:
+        return []
+    if len(hosts) != len(ids):
+        hosts = [None] * len(ids)
+    return [(instance, jobid, rank, host) for rank, host in zip(ids, hosts)]
+
+
+def finished_job_nodes(jobs: Sequence[tuple]) -> list[tuple]:
+    """The ``job_nodes`` rows of the job rows (of :data:`schema.JOB_COLUMNS`) that are
+    over: a job's nodes are written once, with its last row."""
+    rows: list[tuple] = []
+    for job in jobs:
+        if job[schema.JOB_ROW_STATE] == "INACTIVE" and job[schema.JOB_ROW_RANKS]:
+            rows += node_rows(
+                job[schema.JOB_ROW_INSTANCE],
+                job[schema.JOB_ROW_ID],
+                job[schema.JOB_ROW_RANKS],
+                job[schema.JOB_ROW_NODELIST],
+            )
+    return rows
+
+
+def job_nodes_of(jobs: Sequence[tuple]) -> list[tuple]:
+    """The ``job_nodes`` rows of (instance, id, ranks, nodelist) rows: what a database of
+    a version before ``job_nodes`` gets when it is brought up to date."""
+    return [row for job in jobs for row in node_rows(*job)]
 
 
 def checked_version(version: int, location: str) -> int:

@@ -30,3 +30,14 @@ def open_store(url: str) -> Any:
     from fluxjournal.storage.sqlite import SQLiteStore
 
     return SQLiteStore(url)
+
+
+def open_archive(url: str) -> Any:
+    """The database ``url`` names, opened to read only: it must exist and hold a schema."""
+    if is_postgres(url):
+        from fluxjournal.storage.postgres import PostgresArchive
+
+        return PostgresArchive(url)
+    from fluxjournal.storage.sqlite import SQLiteArchive
+
+    return SQLiteArchive(url)

@@ -23,7 +23,15 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from fluxjournal.storage import schema
-from fluxjournal.storage.contract import JobCursor, StoredJob, StoreError, Summary, checked_version
+from fluxjournal.storage.contract import (
+    JobCursor,
+    StoredJob,
+    StoreError,
+    Summary,
+    checked_version,
+    finished_job_nodes,
+    job_nodes_of,
+)
 
 log = logging.getLogger("fluxjournal.store")  # named by what it reports on, as engine.log
 
@@ -215,6 +223,10 @@ class PostgresStore:
                 if version != schema.SCHEMA_VERSION:
                     for statement in statements:
                         db.execute(statement)
+                if version is not None and version < schema.JOB_NODES_SINCE:
+                    ran = db.execute(SQL.jobs_that_ran).fetchall()
+                    with db.cursor() as cursor:
+                        cursor.executemany(SQL.insert_job_nodes, job_nodes_of(ran))
 
         self._retrying(check)
 
@@ -388,6 +400,9 @@ class PostgresStore:
                     for row in jobs:
                         write_row(row)
                 cursor.execute(schema.POSTGRES_UPSERT_STAGED_JOBS)
+                nodes = finished_job_nodes(jobs)
+                if nodes:
+                    cursor.executemany(SQL.insert_job_nodes, nodes)
 
     def _committed(self, jobs: Sequence[tuple]) -> bool:
         """True when the database holds the batch of these job rows: a batch is one
@@ -418,3 +433,56 @@ class _ConnectionLost(Exception):
 class _Deadlock(Exception):
     """The server rolled back the transaction inside :meth:`PostgresStore._errors` to
     break a deadlock."""
+
+
+class PostgresArchive:
+    """A PostgreSQL database opened to read only (``fluxjournal jobs``): a role with
+    SELECT on its tables is all it needs."""
+
+    statements = SQL
+
+    def __init__(self, url: str) -> None:
+        psycopg = _psycopg()
+        self.psycopg = psycopg
+        self.location = redacted(url)
+        try:
+            self.db = psycopg.connect(
+                url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+                application_name=f"fluxjournal jobs {socket.gethostname()}:{os.getpid()}",
+            )
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot reach {self.location}: {_first_line(exc)}") from None
+        except psycopg.ProgrammingError as exc:
+            raise StoreError(f"not a PostgreSQL connection string: {_first_line(exc)}") from None
+        psycopg.types.json.set_json_loads(_json_text, self.db)
+        try:
+            self.db.execute(schema.POSTGRES_READ_ONLY)
+            (exists,) = self.db.execute(schema.POSTGRES_SCHEMA_EXISTS).fetchone()
+            if not exists:
+                raise StoreError(f"{self.location} holds no fluxjournal jobs table")
+            row = self.db.execute(SQL.schema_version_of).fetchone()
+            self.version = checked_version(int(row[0]) if row else 0, self.location)
+        except psycopg.Error as exc:
+            self.db.close()
+            raise StoreError(f"cannot read {self.location}: {_first_line(exc)}") from None
+        except StoreError:
+            self.db.close()
+            raise
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of a query."""
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except self.psycopg.Error as exc:
+            raise StoreError(f"cannot read {self.location}: {_first_line(exc)}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> PostgresArchive:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()

@@ -15,6 +15,9 @@ columns in the same order. Nothing else in fluxjournal writes SQL.
 - ``jobs``: one row per job, as ``flux jobs -a --json`` reports it, kept up to date as its
   events arrive; ``nevents`` is how many of the job's eventlog entries ``events`` holds,
   written in the same transaction as those rows: it is the restart cursor.
+- ``job_nodes``: which job ran on which node: a row per rank of each inactive job's
+  allocation, with the node's name, written with the job's last row (version 3), so that
+  ``fluxjournal jobs -i node17`` reads an index rather than every job's R.
 - ``accounting_jobs``: a view with the columns of flux-accounting's ``jobs`` table, for
   the inactive jobs that ran.
 """
@@ -26,7 +29,7 @@ from typing import NamedTuple
 #: Bumped whenever a table, column, index or view changes; a database with a higher
 #: version was made by a newer fluxjournal and is refused, one with a lower version is
 #: brought up to this one (:data:`ADDED_COLUMNS`).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Column(NamedTuple):
@@ -101,6 +104,12 @@ JOB_COLUMNS = (
 
 #: The names of job-list's fields, as ``JobRecord.fields()`` gives their values.
 JOB_FIELDS = tuple(column.name for column in JOB_LIST_COLUMNS)
+#: Where a job row (in the order of :data:`JOB_COLUMNS`) holds what ``job_nodes`` is
+#: made of.
+JOB_ROW_INSTANCE, JOB_ROW_ID, JOB_ROW_STATE, JOB_ROW_RANKS, JOB_ROW_NODELIST = (
+    [column.name for column in JOB_COLUMNS].index(name)
+    for name in ("instance", "id", "state", "ranks", "nodelist")
+)
 
 INSTANCE_COLUMNS = (
     Column("instance", "serial", True),
@@ -113,12 +122,24 @@ INSTANCE_COLUMNS = (
 
 META_COLUMNS = (Column("key", "text", True), Column("value", "text", True))
 
+JOB_NODE_COLUMNS = (
+    Column("instance", "int", True),
+    Column("jobid", "int", True),
+    Column("rank", "int", True),
+    Column("host", "text"),
+)
+
 TABLES = {
     "meta": (META_COLUMNS, ("key",)),
     "instances": (INSTANCE_COLUMNS, ("instance",)),
     "events": (EVENT_COLUMNS, ("instance", "jobid", "position")),
     "jobs": (JOB_COLUMNS, ("instance", "id")),
+    "job_nodes": (JOB_NODE_COLUMNS, ("instance", "jobid", "rank")),
 }
+#: The tables each schema version added.
+ADDED_TABLES = {3: ("job_nodes",)}
+#: The version that added ``job_nodes``: an older database's finished jobs fill it in.
+JOB_NODES_SINCE = 3
 
 #: The columns each schema version added, the last in their tables: a database of an
 #: older version gets them (NULL in the rows it has) when it is opened.
@@ -133,6 +154,15 @@ INDEXES = {
     "jobs_t_submit": ("jobs", ("instance", "t_submit")),
     "jobs_t_inactive": ("jobs", ("instance", "t_inactive")),
     "events_timestamp": ("events", ("instance", "timestamp")),
+    # version 3: the orders of ``fluxjournal jobs``, newest inactive first, whole or
+    # for one user, name or queue; the active jobs by state; the jobs of a node
+    "jobs_by_state": ("jobs", ("state",)),
+    "jobs_inactive_order": ("jobs", ("t_inactive", "id")),
+    "jobs_user_order": ("jobs", ("userid", "t_inactive", "id")),
+    "jobs_name_order": ("jobs", ("name", "t_inactive", "id")),
+    "jobs_queue_order": ("jobs", ("queue", "t_inactive", "id")),
+    "job_nodes_host": ("job_nodes", ("host",)),
+    "job_nodes_rank": ("job_nodes", ("rank",)),
 }
 #: The index of the instances that ran as jobs of an instance, added in version 2.
 CHILD_INDEX = "CREATE INDEX IF NOT EXISTS instances_parent ON instances (parent, parent_jobid)"
@@ -151,6 +181,45 @@ WHERE state = 'INACTIVE' AND t_run IS NOT NULL"""
 LOCK_CLASS = 0x464A  # "FJ"
 #: The second number of the lock held while the schema is made or brought up to date.
 SCHEMA_LOCK_KEY = -1
+
+
+class JobFilter(NamedTuple):
+    """Which jobs a listing wants, as its SQL takes them: None is no filter."""
+
+    #: the instance numbers to read
+    instances: tuple[int, ...] | None = None
+    userid: int | None = None
+    name: str | None = None
+    queues: tuple[str, ...] = ()
+    #: the states of the pending and running groups to list (empty: none of the group)
+    pending: tuple[str, ...] = ()
+    running: tuple[str, ...] = ()
+    #: whether inactive jobs are listed, and of which results (None: every result)
+    inactive: bool = False
+    results: tuple[str, ...] | None = None
+    #: inactive jobs: only those that became inactive after ``since``
+    since: float = 0.0
+    #: only jobs submitted, and over, at or before ``until``
+    until: float | None = None
+    #: only jobs that ran on one of these nodes or ranks
+    hosts: tuple[str, ...] | None = None
+    ranks: tuple[int, ...] | None = None
+    #: the most rows to read of each group; 0: all
+    limit: int = 0
+
+
+#: The columns ``fluxjournal jobs`` reads of a job, in this order (not its jobspec and R).
+LISTING_COLUMNS = (
+    "instance",
+    "id",
+    *(name for name in JOB_FIELDS if name not in ("jobspec", "R")),
+    "uri",
+)
+#: The context of the job's ``alloc`` event: the annotations the scheduler gave it.
+ALLOC_CONTEXT = (
+    "SELECT e.context FROM events e WHERE e.instance = j.instance AND e.jobid = j.id"
+    " AND e.name = 'alloc' ORDER BY e.position DESC LIMIT 1"
+)
 
 
 class Dialect(NamedTuple):
@@ -212,6 +281,17 @@ class Statements:
         m = dialect.mark
         self.insert_events = self._insert("events")
         self.upsert_jobs = self._upsert("jobs", self._insert("jobs"))
+        self.insert_job_nodes = self._insert("job_nodes") + " ON CONFLICT DO NOTHING"
+        #: The inactive jobs that ran, with their ranks and nodes: ``job_nodes`` filled in
+        #: for a database of a version before it.
+        self.jobs_that_ran = (
+            "SELECT instance, id, ranks, nodelist FROM jobs"
+            " WHERE state = 'INACTIVE' AND ranks IS NOT NULL"
+        )
+        #: Every instance stored: its number, name, and the instance and job it ran as.
+        self.all_instances = (
+            "SELECT instance, name, parent, parent_jobid FROM instances ORDER BY instance"
+        )
         self.instance_by_name = f"SELECT instance FROM instances WHERE name = {m}"
         self.insert_instance = (
             "INSERT INTO instances (name, source, first_seen, parent, parent_jobid)"
@@ -303,9 +383,114 @@ class Statements:
             for since in range(version + 1, SCHEMA_VERSION + 1)
             for table, name in ADDED_COLUMNS.get(since, ())
         ]
+        statements += [
+            self.create_table(table)
+            for since in range(version + 1, SCHEMA_VERSION + 1)
+            for table in ADDED_TABLES.get(since, ())
+        ]
         statements.append(CHILD_INDEX)
+        statements += [self.create_index(index) for index in INDEXES]
         statements.append(self.set_schema_version)
         return statements
+
+    # -- the read side: fluxjournal jobs ------------------------------------------------
+
+    def listing(self, group: str, where: JobFilter, annotations: bool) -> tuple[str, list]:
+        """The query of one group of a listing (``pending``, ``running`` or ``inactive``:
+        job-list's three lists, in its orders) and its parameters. ``annotations``: also
+        read the annotations the scheduler gave the job's allocation."""
+        m = self.dialect.mark
+        clauses, params = self._listing_filters(where, nodes=group == "inactive")
+        if group == "inactive":
+            clauses.append(f"j.t_inactive > {m}")
+            params.append(where.since)
+            if where.results is not None:
+                clauses.append(f"j.result IN ({', '.join(m for _ in where.results)})")
+                params += where.results
+            order = "j.t_inactive DESC, j.id DESC"
+        else:
+            states = where.pending if group == "pending" else where.running
+            clauses.append(f"j.state IN ({', '.join(m for _ in states)})")
+            params += states
+            order = (
+                # job-list lists a job with no priority yet as of the lowest, 0
+                "COALESCE(j.priority, 0) DESC, j.id"
+                if group == "pending"
+                else "COALESCE(j.t_run, 0) DESC, j.id"
+            )
+        sql = (
+            f"SELECT {_listing_columns(annotations)} FROM jobs j"
+            f" WHERE {' AND '.join(clauses)} ORDER BY {order}"
+        )
+        if where.limit:
+            sql += f" LIMIT {m}"
+            params.append(where.limit)
+        return sql, params
+
+    def _listing_filters(self, where: JobFilter, nodes: bool) -> tuple[list[str], list]:
+        """The clauses every group shares; ``nodes``: the nodes filter too (``job_nodes``
+        holds the jobs that are over; the few active ones are matched by their reader)."""
+        m = self.dialect.mark
+        clauses: list[str] = []
+        params: list = []
+        if where.instances is not None:
+            clauses.append(f"j.instance IN ({', '.join(m for _ in where.instances)})")
+            params += where.instances
+        if where.userid is not None:
+            clauses.append(f"j.userid = {m}")
+            params.append(where.userid)
+        if where.name is not None:
+            clauses.append(f"j.name = {m}")
+            params.append(where.name)
+        if where.queues:
+            clauses.append(f"j.queue IN ({', '.join(m for _ in where.queues)})")
+            params += where.queues
+        if where.until is not None:
+            clauses.append(f"j.t_submit <= {m} AND (j.t_inactive IS NULL OR j.t_inactive <= {m})")
+            params += [where.until, where.until]
+        for column, values in (("host", where.hosts), ("rank", where.ranks)):
+            if values is not None and nodes:
+                marks = ", ".join(m for _ in values)
+                clauses.append(
+                    "EXISTS (SELECT 1 FROM job_nodes n WHERE n.instance = j.instance"
+                    f" AND n.jobid = j.id AND n.{column} IN ({marks}))"
+                )
+                params += values
+        return clauses, params
+
+    def listing_by_id(self, jobid: int, where: JobFilter, annotations: bool) -> tuple[str, list]:
+        """The query of the jobs of one job ID: one per instance that has it."""
+        m = self.dialect.mark
+        clauses, params = [f"j.id = {m}"], [jobid]
+        if where.instances is not None:
+            clauses.append(f"j.instance IN ({', '.join(m for _ in where.instances)})")
+            params += where.instances
+        sql = f"SELECT {_listing_columns(annotations)} FROM jobs j WHERE {' AND '.join(clauses)}"
+        return sql + " ORDER BY j.instance", params
+
+    def job_counts(self, where: JobFilter) -> tuple[str, list]:
+        """How many jobs there are of each state and result (``--stats``), in the
+        instances and queues of ``where``."""
+        m = self.dialect.mark
+        clauses, params = ["1 = 1"], []
+        if where.instances is not None:
+            clauses.append(f"instance IN ({', '.join(m for _ in where.instances)})")
+            params += where.instances
+        if where.queues:
+            clauses.append(f"queue IN ({', '.join(m for _ in where.queues)})")
+            params += where.queues
+        sql = (
+            f"SELECT state, result, COUNT(*) FROM jobs WHERE {' AND '.join(clauses)}"
+            " GROUP BY state, result"
+        )
+        return sql, params
+
+
+def _listing_columns(annotations: bool) -> str:
+    columns = ", ".join(f"j.{name}" for name in LISTING_COLUMNS)
+    if annotations:
+        columns += f", ({ALLOC_CONTEXT})"
+    return columns
 
 
 SQLITE = Statements(SQLITE_DIALECT)
@@ -326,6 +511,8 @@ SQLITE_SCHEMA_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND nam
 #: once at its end (one sorted pass each) rather than row by row.
 SQLITE_INDEX_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
 SQLITE_BEGIN_WRITE = "BEGIN IMMEDIATE"
+#: Set on a connection that only reads: SQLite refuses any write on it.
+SQLITE_QUERY_ONLY = "PRAGMA query_only = ON"
 
 # -- what only PostgreSQL runs ----------------------------------------------------------
 
@@ -339,6 +526,8 @@ POSTGRES_INDEX_EXISTS = (
     "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s"
 )
 POSTGRES_BEGIN_WRITE = "BEGIN"
+#: Set on a connection that only reads (``fluxjournal jobs``): the server refuses writes.
+POSTGRES_READ_ONLY = "SET default_transaction_read_only = on"
 #: Held to the end of the transaction that makes or upgrades the schema: two processes
 #: that open a new database at once make it once.
 POSTGRES_SCHEMA_LOCK = f"SELECT pg_advisory_xact_lock({LOCK_CLASS}, {SCHEMA_LOCK_KEY})"

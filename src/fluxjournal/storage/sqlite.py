@@ -15,11 +15,20 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fluxjournal.storage import schema
-from fluxjournal.storage.contract import JobCursor, StoredJob, StoreError, Summary, checked_version
+from fluxjournal.storage.contract import (
+    JobCursor,
+    StoredJob,
+    StoreError,
+    Summary,
+    checked_version,
+    finished_job_nodes,
+    job_nodes_of,
+)
 
 #: How long a write waits for another process's write lock before it gives up.
 LOCK_TIMEOUT = 10.0
@@ -116,6 +125,9 @@ class SQLiteStore:
             elif version < schema.SCHEMA_VERSION:
                 for statement in SQL.upgrade(version):
                     self.db.execute(statement)
+                if version < schema.JOB_NODES_SINCE:
+                    ran = self.db.execute(SQL.jobs_that_ran).fetchall()
+                    self.db.executemany(SQL.insert_job_nodes, job_nodes_of(ran))
 
     def _version(self) -> int | None:
         """The database's schema version; None when it has no schema yet. Refuses one
@@ -211,6 +223,7 @@ class SQLiteStore:
                 self.db.executemany(SQL.insert_events, events)
             if jobs:
                 self.db.executemany(SQL.upsert_jobs, jobs)
+                self.db.executemany(SQL.insert_job_nodes, finished_job_nodes(jobs))
 
     def summary(self, instance: int) -> Summary:
         """How many events and jobs per state ``instance`` has here."""
@@ -284,3 +297,52 @@ def _lease_file(database: str) -> _LeaseFile:
         if lease is None or lease.pid != os.getpid():
             lease = _lease_files[path] = _LeaseFile(path)
         return lease
+
+
+class SQLiteArchive:
+    """An SQLite database opened to read only (``fluxjournal jobs``): it never writes,
+    so that a user with read permission alone on the file and its ``-wal`` and ``-shm``
+    files reads it while the ingester writes, as SQLite's read-only WAL rules allow."""
+
+    statements = SQL
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.location = self.path
+        if not os.path.isfile(self.path):
+            raise StoreError(f"no database at {self.path}")
+        uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+        try:
+            self.db = sqlite3.connect(uri, uri=True, timeout=LOCK_TIMEOUT, isolation_level=None)
+            self.db.execute(schema.SQLITE_QUERY_ONLY)
+            self.version = self._version()
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(f"cannot read database {self.path}: {exc}") from None
+        except StoreError:
+            self.close()
+            raise
+
+    def _version(self) -> int:
+        if self.db.execute(schema.SQLITE_SCHEMA_EXISTS).fetchone() is None:
+            raise StoreError(f"{self.path} holds no fluxjournal jobs table")
+        row = self.db.execute(SQL.schema_version_of).fetchone()
+        return checked_version(int(row[0]) if row is not None else 0, f"database {self.path}")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of a query."""
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read database {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()
+
+    def __enter__(self) -> SQLiteArchive:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
