@@ -226,13 +226,20 @@ def _f58_prefix() -> str:
 # Encoders: each takes an int already known to be in [0, 2**64).
 
 
+#: Every pair of f58 digits, by its value: an id is written two digits at a time.
+_F58_PAIR_BASE = 58 * 58
+_F58_PAIRS = tuple(a + b for a in _F58_ALPHABET for b in _F58_ALPHABET)
+
+
 def _f58_digits(v: int) -> str:
     if v == 0:
         return "1"
     out = []
-    while v:
-        v, r = divmod(v, 58)
-        out.append(_F58_ALPHABET[r])
+    while v >= _F58_PAIR_BASE:  # two digits a step
+        v, r = divmod(v, _F58_PAIR_BASE)
+        out.append(_F58_PAIRS[r])
+    if v:
+        out.append(_F58_PAIRS[v] if v >= 58 else _F58_ALPHABET[v])
     return "".join(reversed(out))
 
 

@@ -18,12 +18,19 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from fluxjournal.reading import archive as archived
-from fluxjournal.reading.jobformats import FormatListed, format_string, jobs_format
+from fluxjournal.reading.jobformats import (
+    COLOR_COLUMNS,
+    FormatListed,
+    columns_of,
+    format_string,
+    jobs_format,
+)
 from fluxjournal.reading.jobview import JobView
 from fluxjournal.reading.textformat import FormatError, OutputFormat
 from fluxjournal.reading.timewords import parse_when
 from fluxjournal.storage.contract import StoreError
 from fluxjournal.storage.factory import open_archive
+from fluxjournal.storage.schema import LISTING_COLUMNS
 
 EXIT_ERROR = 1
 #: How a message of this command starts, as flux jobs starts its own.
@@ -53,6 +60,17 @@ def _error(err: TextIO, message: str) -> int:
 
 def _warn(err: TextIO, message: str) -> None:
     err.write(f"{PROGRAM}: WARNING: {message}\n")
+
+
+def _columns(args: argparse.Namespace, form: OutputFormat, out: TextIO) -> tuple[str, ...]:
+    """What a listing reads of each job: all of it for JSON, else what its format, sort
+    keys and colors are made of."""
+    if args.json:
+        return LISTING_COLUMNS
+    wanted = columns_of(form.fields, LISTING_COLUMNS)
+    if _color_enabled(args.color, out) or args.recursive:
+        wanted.update(COLOR_COLUMNS)
+    return archived.listing_columns(wanted)
 
 
 def _needs_annotations(fields: Sequence[str], json_output: bool) -> bool:
@@ -126,9 +144,11 @@ def _children(store: Any, parent: tuple[int, ...] | None) -> dict[int, int]:
 class Printer:
     """Prints a listing as flux jobs prints it: header, colors, width, JSON."""
 
-    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+    def __init__(self, args: argparse.Namespace, out: TextIO, columns: tuple[str, ...]) -> None:
         self.args = args
         self.out = out
+        #: what is read of each job (the nested instances' too)
+        self.columns = columns
         self.color = _color_enabled(args.color, out)
         self.width = _width(args.width)
 
@@ -254,19 +274,22 @@ def _list(
         form.set_sort_keys(args.sort)
     selection = _selection(args, now, err)._replace(instances=instances)
     annotations = _needs_annotations(form.fields, args.json)
+    columns = _columns(args, form, out)
     truncated = False
     if args.jobids:
-        jobs, unknown = archived.select_ids(store, args.jobids, instances, now, annotations)
+        jobs, unknown = archived.select_ids(
+            store, args.jobids, instances, now, columns, annotations
+        )
         for message in unknown:
             err.write(message + "\n")
         if not jobs:
             return EXIT_ERROR
     else:
-        jobs = archived.select(store, selection, now, annotations)
+        jobs = archived.select(store, selection, now, columns, annotations)
         if args.count > 0 and len(jobs) > args.count:
             jobs = jobs[:-1]
             truncated = True
-    printer = Printer(args, out)
+    printer = Printer(args, out, columns)
     if args.json:
         _print_json(store, args, selection, jobs, now, out)
     else:
@@ -310,7 +333,9 @@ def _with_nested(
     if args.recursive and level < args.level:
         nested = _children(store, (job.instance_number,)).get(int(job.id))
         if nested is not None:
-            inner = archived.select(store, selection._replace(instances=(nested,)), now, True)
+            inner = archived.select(
+                store, selection._replace(instances=(nested,)), now, LISTING_COLUMNS, True
+            )
             data["jobs"] = [_with_nested(store, args, selection, j, now, level + 1) for j in inner]
     return data
 
@@ -336,7 +361,9 @@ def _print_nested(
         nested = children.get(int(job.id))
         if nested is None or job.instance_number not in (instances or (job.instance_number,)):
             continue
-        inner = archived.select(store, selection._replace(instances=(nested,)), now, False)
+        inner = archived.select(
+            store, selection._replace(instances=(nested,)), now, printer.columns, False
+        )
         here = f"{path}/{job.id.f58}" if path else job.id.f58
         printer.out.write(f"\n{here}:\n")
         if args.stats:

@@ -48,7 +48,9 @@ _INACTIVE_ONLY = (
     "result",
 )
 #: Table columns that ``flux jobs`` computes itself (the view does too).
-_COMPUTED_COLUMNS = ("runtime", "returncode", "dependencies")
+_COMPUTED_COLUMNS = ("runtime", "returncode")
+#: The stored dependencies of a job that has none.
+EMPTY_LIST = "[]"
 
 
 class SelectionError(ValueError):
@@ -137,24 +139,25 @@ def job_filter(selection: Selection) -> JobFilter:
     )
 
 
-def job_view(row: Sequence[Any], now: float) -> JobView:
-    """A listing row (:data:`schema.LISTING_COLUMNS`, then maybe the alloc context) as
-    the job ``flux jobs`` shows."""
-    fields = dict(zip(schema.LISTING_COLUMNS, row))
+def job_view(row: Sequence[Any], columns: Sequence[str], now: float) -> JobView:
+    """A listing row (``columns``, then maybe the alloc context) as the job ``flux jobs``
+    shows."""
+    fields = {name: value for name, value in zip(columns, row) if value is not None}
     fields["id"] = JobID(fields["id"])
     fields["instance_number"] = fields.pop("instance")
     if fields["state"] != "INACTIVE":
         for column in _INACTIVE_ONLY:
-            fields[column] = None
+            fields.pop(column, None)
     for column in _BOOLEAN_COLUMNS:
-        if fields[column] is not None:
+        if column in fields:
             fields[column] = bool(fields[column])
-    dependencies = fields["dependencies"]
-    fields["stored_dependencies"] = _json(dependencies) if dependencies else []
-    if len(row) > len(schema.LISTING_COLUMNS) and row[-1]:
+    dependencies = fields.pop("dependencies", None)
+    if dependencies and dependencies != EMPTY_LIST:
+        fields["stored_dependencies"] = _json(dependencies)
+    if len(row) > len(columns) and row[-1]:
         fields["alloc_annotations"] = _json(row[-1]).get("annotations") or {}
     for column in _COMPUTED_COLUMNS:
-        del fields[column]
+        fields.pop(column, None)
     return JobView(fields, now)
 
 
@@ -162,10 +165,17 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-def select(archive: Any, selection: Selection, now: float, annotations: bool) -> list[JobView]:
+def select(
+    archive: Any,
+    selection: Selection,
+    now: float,
+    columns: Sequence[str] = schema.LISTING_COLUMNS,
+    annotations: bool = False,
+) -> list[JobView]:
     """The jobs of ``selection``, in job-list's order; ``count + 1`` of them at most when
-    there is a count, so that the caller sees whether the listing was cut.
-    ``annotations``: also read what the scheduler annotated each allocation with."""
+    there is a count, so that the caller sees whether the listing was cut. ``columns``:
+    what to read of each (of :data:`schema.LISTING_COLUMNS`); ``annotations``: also what
+    the scheduler annotated each allocation with."""
     where = job_filter(selection)
     if (where.hosts is not None or where.ranks is not None) and archive.version < (
         schema.JOB_NODES_SINCE
@@ -184,27 +194,37 @@ def select(archive: Any, selection: Selection, now: float, annotations: bool) ->
     statements = archive.statements
     jobs: list[JobView] = []
     by_nodes = where.hosts is not None or where.ranks is not None
+    if by_nodes:
+        columns = _with(columns, ("ranks", "nodelist"))
     for group in groups:
         limit = where.limit - len(jobs) if where.limit else 0
         if where.limit and limit <= 0:
             break
         active = group != "inactive"
         asked = where._replace(limit=0 if active and by_nodes else limit)
-        sql, params = statements.listing(group, asked, annotations)
+        sql, params = statements.listing(group, asked, columns, annotations)
         rows = archive.rows(sql, params)
         if active and by_nodes:
-            rows = [row for row in rows if _ran_on(row, where)][: limit or None]
-        jobs += (job_view(row, now) for row in rows)
+            at = (columns.index("ranks"), columns.index("nodelist"))
+            rows = [row for row in rows if _ran_on(row, at, where)][: limit or None]
+        jobs += (job_view(row, columns, now) for row in rows)
     return jobs
 
 
-_RANKS_AT = schema.LISTING_COLUMNS.index("ranks")
-_NODELIST_AT = schema.LISTING_COLUMNS.index("nodelist")
+def _with(columns: Sequence[str], more: Sequence[str]) -> tuple[str, ...]:
+    """``columns`` and ``more``, in the order of :data:`schema.LISTING_COLUMNS`."""
+    wanted = set(columns) | set(more)
+    return tuple(name for name in schema.LISTING_COLUMNS if name in wanted)
 
 
-def _ran_on(row: Sequence[Any], where: JobFilter) -> bool:
+def listing_columns(wanted: Iterable[str]) -> tuple[str, ...]:
+    """The listing columns of ``wanted``, in the table's order."""
+    return _with((), tuple(wanted))
+
+
+def _ran_on(row: Sequence[Any], at: tuple[int, int], where: JobFilter) -> bool:
     """Whether an active job's allocation holds one of the nodes or ranks asked for."""
-    nodes = node_rows(0, 0, row[_RANKS_AT], row[_NODELIST_AT])
+    nodes = node_rows(0, 0, row[at[0]], row[at[1]])
     if where.ranks is not None:
         return any(rank in where.ranks for _, _, rank, _ in nodes)
     return any(host in (where.hosts or ()) for _, _, _, host in nodes)
@@ -215,7 +235,8 @@ def select_ids(
     jobids: Sequence[JobID],
     instances: tuple[int, ...] | None,
     now: float,
-    annotations: bool,
+    columns: Sequence[str] = schema.LISTING_COLUMNS,
+    annotations: bool = False,
 ) -> tuple[list[JobView], list[str]]:
     """The jobs of these IDs, in the order given (an ID several instances have: each of
     theirs), and a message for each ID the archive does not have."""
@@ -223,11 +244,11 @@ def select_ids(
     jobs: list[JobView] = []
     unknown: list[str] = []
     for jobid in jobids:
-        sql, params = archive.statements.listing_by_id(int(jobid), where, annotations)
+        sql, params = archive.statements.listing_by_id(int(jobid), where, columns, annotations)
         rows = archive.rows(sql, params)
         if not rows:
             unknown.append(f"JobID {jobid.orig} unknown")
-        jobs += (job_view(row, now) for row in rows)
+        jobs += (job_view(row, columns, now) for row in rows)
     return jobs, unknown
 
 

@@ -124,6 +124,45 @@ BUILTIN_FORMATS: dict[str, dict[str, str]] = {
         "format": _COMMON + "{status_abbrev:>2.2} {t_inactive!d:%b%d %R::>12h} {inactive_reason}",
     },
 }
+_EXCEPTION = ("exception_occurred", "exception_severity", "exception_type", "exception_note")
+#: The stored columns each field is made of (beyond the job's instance, id and state,
+#: always read), so that a listing reads no more than it prints.
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "username": ("userid",),
+    "returncode": ("waitstatus", "result"),
+    "result_abbrev": ("result",),
+    "result_emoji": ("result",),
+    "runtime": ("t_run", "t_cleanup"),
+    "status": ("result",),
+    "status_abbrev": ("result",),
+    "status_emoji": ("result",),
+    "expiration": ("expiration", "result"),
+    "t_remaining": ("expiration", "result"),
+    "contextual_info": ("dependencies", "nodelist", "priority", "urgency"),
+    "contextual_time": ("t_run", "t_cleanup", "duration"),
+    "inactive_reason": ("result", "waitstatus", *_EXCEPTION),
+    "uri": ("uri",),
+    "annotations": ("uri",),
+    "sched": ("uri",),
+    "user": ("uri",),
+    "instance": ("uri",),
+    "exception": _EXCEPTION,
+}
+#: What the colors of ``--color`` are chosen by.
+COLOR_COLUMNS = ("result", "uri")
+
+
+def columns_of(fields: list[str], stored: tuple[str, ...]) -> set[str]:
+    """The stored columns (of ``stored``) that the fields are made of."""
+    columns = {"instance", "id", "state"}
+    for field in fields:
+        root = field.split(".", 1)[0]
+        columns.update(FIELD_COLUMNS.get(field, FIELD_COLUMNS.get(root, ())))
+        if root in stored:
+            columns.add(root)
+    return columns
+
+
 CONFIG_NAME = "flux-jobs"
 DEFAULT_FORMAT_VARIABLE = "FLUX_JOBS_FORMAT_DEFAULT"
 #: The fields whose names are open-ended: an annotation's path, a nested instance's figure.
@@ -171,10 +210,9 @@ def _loaders() -> dict[str, Callable[[Any], Any]]:
     loaders: dict[str, Callable[[Any], Any]] = {".toml": tomllib.load, ".json": json.load}
     try:
         import yaml
-
-        loaders[".yaml"] = yaml.safe_load
     except ImportError:
-        pass
+        return loaders
+    loaders[".yaml"] = yaml.safe_load
     return loaders
 
 
@@ -189,19 +227,23 @@ def configured_formats() -> dict[str, dict[str, str]]:
     """The built-in formats and the user's named ones. ValueError names a config file
     that is not valid."""
     formats = {name: dict(entry) for name, entry in BUILTIN_FORMATS.items()}
-    loaders = _loaders()
-    for folder in config_folders():
-        for path in sorted(glob.glob(f"{folder}/{CONFIG_NAME}.*")):
-            load = loaders.get(Path(path).suffix)
-            if load is None:
-                continue
-            try:
-                with open(path, "rb") as stream:
-                    config = load(stream)
-            except Exception as exc:  # each loader has its own error type
-                raise ValueError(f"{path}: {exc}") from exc
-            for name, entry in _checked_config(path, config).items():
-                formats.setdefault(name, {}).update(entry)
+    paths = [
+        path
+        for folder in config_folders()
+        for path in sorted(glob.glob(f"{folder}/{CONFIG_NAME}.*"))
+    ]
+    loaders = _loaders() if paths else {}
+    for path in paths:
+        load = loaders.get(Path(path).suffix)
+        if load is None:
+            continue
+        try:
+            with open(path, "rb") as stream:
+                config = load(stream)
+        except Exception as exc:  # each loader has its own error type
+            raise ValueError(f"{path}: {exc}") from exc
+        for name, entry in _checked_config(path, config).items():
+            formats.setdefault(name, {}).update(entry)
     return formats
 
 

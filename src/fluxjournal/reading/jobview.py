@@ -15,7 +15,7 @@ import os
 import pwd
 import signal
 from datetime import datetime
-from functools import cache, cached_property
+from functools import cache
 from typing import Any
 
 from fluxjournal.joblist import states
@@ -196,46 +196,68 @@ class Nothing:
         return format("", spec.rstrip("bcdoxXeEfFgGn%"))
 
 
+class cached:  # noqa: N801 - named as the decorator it is
+    """A field computed on first use and kept in the job's own attributes (a lighter
+    ``functools.cached_property``: a job is read by one thread)."""
+
+    def __init__(self, compute: Any) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, job: Any, owner: type | None = None) -> Any:
+        if job is None:
+            return self
+        value = job.__dict__[self.name] = self.compute(job)
+        return value
+
+
 class JobView:
-    """One job: the stored fields as attributes (job-list's defaults where it has none)
-    and every derived field of ``flux jobs``."""
+    """One job: the stored fields as attributes (job-list's defaults, class attributes,
+    where it has none) and every derived field of ``flux jobs``."""
+
+    #: the URI of a job that is itself an instance; None (printed so) for the others
+    uri: str | None = None
 
     def __init__(self, fields: dict[str, Any], now: float) -> None:
-        for key, default in DEFAULTS.items():
-            if fields.get(key) is None:
-                fields[key] = default
         self.__dict__.update(fields)
         self.now = now
 
     # -- the job's identity and owner --------------------------------------------------
 
-    @cached_property
+    @cached
     def username(self) -> str:
         return username(self.userid)
 
-    @cached_property
+    @cached
     def state_single(self) -> str:
         return STATE_LETTERS.get(self.state, "")
 
-    @cached_property
+    @cached
     def state_emoji(self) -> str:
         return STATE_EMOJI.get(self.state, "")
 
-    @cached_property
+    @cached
     def result_abbrev(self) -> str:
         return RESULT_ABBREVIATIONS.get(self.result, "")
 
-    @cached_property
+    @cached
     def result_emoji(self) -> str:
         return RESULT_EMOJI.get(self.result, NO_RESULT_EMOJI)
 
-    @cached_property
+    @cached
+    def status(self) -> str:
+        if self.state in ACTIVE_STATES:
+            return self.state
+        return self.result
+
+    @cached
     def status_abbrev(self) -> str:
         if self.state in ACTIVE_STATES:
             return STATE_LETTERS[self.state]
         return RESULT_ABBREVIATIONS.get(self.result, "")
 
-    @cached_property
+    @cached
     def status_emoji(self) -> str:
         if self.state in ACTIVE_STATES:
             return STATE_EMOJI[self.state]
@@ -243,7 +265,7 @@ class JobView:
 
     # -- times -------------------------------------------------------------------------
 
-    @cached_property
+    @cached
     def runtime(self) -> float:
         if self.t_cleanup > 0 and self.t_run > 0:
             return self.t_cleanup - self.t_run
@@ -258,13 +280,13 @@ class JobView:
         left = self.expiration - self.now
         return left if left > 0.0 else 0.0
 
-    @cached_property
+    @cached
     def contextual_time(self) -> float:
         return self.duration if self.state in PENDING_STATES else self.runtime
 
     # -- how it went -------------------------------------------------------------------
 
-    @cached_property
+    @cached
     def exception(self) -> ExceptionInfo:
         fields = self.__dict__
         return ExceptionInfo(
@@ -274,7 +296,7 @@ class JobView:
             _or_empty(fields.get("exception_note")),
         )
 
-    @cached_property
+    @cached
     def returncode(self) -> int | str:
         status = self.waitstatus
         if not isinstance(status, int) or isinstance(status, bool):
@@ -289,7 +311,7 @@ class JobView:
             return os.WEXITSTATUS(status)
         return ""
 
-    @cached_property
+    @cached
     def inactive_reason(self) -> str:
         if self.state != "INACTIVE":
             return ""
@@ -323,7 +345,7 @@ class JobView:
 
     # -- where and why -----------------------------------------------------------------
 
-    @cached_property
+    @cached
     def annotations(self) -> Annotations:
         data = dict(self.__dict__.get("alloc_annotations") or {})
         if self.__dict__.get("uri"):
@@ -344,13 +366,13 @@ class JobView:
     def instance(self) -> Nothing:
         return Nothing()
 
-    @cached_property
+    @cached
     def dependencies(self) -> DependencyList:
         stored = self.__dict__.get("stored_dependencies") or []
         today = datetime.fromtimestamp(self.now)
         return DependencyList(dependency_text(dep, today) for dep in stored)
 
-    @cached_property
+    @cached
     def contextual_info(self) -> str:
         state = self.state
         if state == "PRIORITY":
@@ -396,6 +418,10 @@ class JobView:
             if not annotations["user"]:
                 del annotations["user"]
         return result
+
+
+for _name, _default in DEFAULTS.items():
+    setattr(JobView, _name, _default)
 
 
 def _or_empty(value: Any) -> Any:

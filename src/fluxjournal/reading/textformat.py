@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -226,6 +227,39 @@ def _piece(text: str, field: str, spec: str, conversion: str) -> str:
     return f"{text}{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
 
 
+def renderer(field: str, conversion: str | None, spec: str) -> Callable[[Any], str]:
+    """A function that prints one field of an item as ``{field!conversion:spec}`` does,
+    with what can be settled once (the lookup, the conversion, the endings) settled."""
+    get = operator.attrgetter(field)
+    if conversion:
+        convert_value = CONVERSIONS.get(conversion)
+        if convert_value is None:
+            raise ValueError(f"Unknown conversion specifier {conversion}")
+    else:
+        convert_value = None
+    if convert_value is not None:
+        get = _converted(get, convert_value)
+    cut = spec.endswith(CUT_MARK)
+    body = spec[:-1] if cut else spec
+    if body.endswith("h"):
+        return lambda item: format_value(get(item), spec)
+    if cut:
+        return lambda item: _cut(get(item), body)
+    return lambda item: format(get(item), spec)
+
+
+def _converted(get: Callable[[Any], Any], convert_value: Callable[[Any], Any]) -> Any:
+    return lambda item: convert_value(get(item))
+
+
+def _cut(value: Any, spec: str) -> str:
+    """``value`` formatted by ``spec``, its last character a ``+`` when it was cut."""
+    text = format(value, spec)
+    if len(text) < len(str(value)):
+        return text[:-1] + CUT_MARK
+    return text
+
+
 def lookup(item: Any, field: str) -> Any:
     """The value a field names: attributes along a dotted path."""
     value = item
@@ -333,7 +367,8 @@ class OutputFormat:
             widest = parsed.width
             if marker != DROP_IF_EMPTY and not no_header:
                 widest = max(widest, len(self.headings[field]))
-            marked.append([index, marker, field, conversion, parsed, widest, 0])
+            measure = renderer(field, conversion, "")
+            marked.append([index, marker, measure, parsed, widest, 0])
         fitted = OutputFormat.__new__(OutputFormat)
         fitted.headings = self.headings
         fitted.sort_keys = list(self.sort_keys)
@@ -343,14 +378,14 @@ class OutputFormat:
             fitted.pieces = pieces
             return fitted
         empty = empty_texts()
-        for item in items:
-            for entry in marked:
-                value = format_value(convert(lookup(item, entry[2]), entry[3]), "")
-                width = 0 if value in empty else len(value)
-                entry[5] = max(entry[5], width)
-                entry[6] = max(entry[6], width)
+        for entry in marked:
+            measure = entry[2]
+            widths = [len(text) for text in map(measure, items) if text not in empty]
+            seen = max(widths, default=0)
+            entry[4] = max(entry[4], seen)
+            entry[5] = seen
         dropped = set()
-        for index, marker, _, _, parsed, widest, seen in marked:
+        for index, marker, _, parsed, widest, seen in marked:
             if seen == 0 and marker != WIDEN:
                 dropped.add(index)
             elif marker != DROP_IF_EMPTY:
@@ -372,18 +407,18 @@ class OutputFormat:
         return "".join(out)
 
     def compile(self) -> Callable[[Any], str]:
-        """A function that prints one item's line."""
-        steps: list[tuple[str, str, str, str]] = [tuple(piece) for piece in self.pieces]
-
-        def line(item: Any) -> str:
-            out = []
-            for text, field, spec, conversion in steps:
-                out.append(text)
-                if field:
-                    out.append(format_value(convert(lookup(item, field), conversion), spec))
-            return "".join(out)
-
-        return line
+        """A function that prints one item's line: the texts and each field's renderer
+        joined in one expression (the names in it are its own, never the user's text)."""
+        names: dict[str, Any] = {}
+        terms = []
+        for index, (text, field, spec, conversion) in enumerate(self.pieces):
+            if text:
+                names[f"t{index}"] = text
+                terms.append(f"t{index}")
+            if field:
+                names[f"r{index}"] = renderer(field, conversion, spec)
+                terms.append(f"r{index}(item)")
+        return eval("lambda item: " + (" + ".join(terms) or "''"), names)  # noqa: S307
 
     def lines(self, items: Iterable[Any], width: int = -1) -> Iterable[str]:
         """Each item's line (a blank one left out), cut to ``width`` when positive."""

@@ -24,6 +24,7 @@ columns in the same order. Nothing else in fluxjournal writes SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 #: Bumped whenever a table, column, index or view changes; a database with a higher
@@ -395,10 +396,13 @@ class Statements:
 
     # -- the read side: fluxjournal jobs ------------------------------------------------
 
-    def listing(self, group: str, where: JobFilter, annotations: bool) -> tuple[str, list]:
+    def listing(
+        self, group: str, where: JobFilter, columns: Sequence[str], annotations: bool
+    ) -> tuple[str, list]:
         """The query of one group of a listing (``pending``, ``running`` or ``inactive``:
-        job-list's three lists, in its orders) and its parameters. ``annotations``: also
-        read the annotations the scheduler gave the job's allocation."""
+        job-list's three lists, in its orders) and its parameters: ``columns`` (of
+        :data:`LISTING_COLUMNS`), then with ``annotations`` the context of the job's
+        ``alloc`` event (the annotations the scheduler gave its allocation)."""
         m = self.dialect.mark
         clauses, params = self._listing_filters(where, nodes=group == "inactive")
         if group == "inactive":
@@ -419,7 +423,7 @@ class Statements:
                 else "COALESCE(j.t_run, 0) DESC, j.id"
             )
         sql = (
-            f"SELECT {_listing_columns(annotations)} FROM jobs j"
+            f"SELECT {_listing_columns(columns, annotations)} FROM jobs j"
             f" WHERE {' AND '.join(clauses)} ORDER BY {order}"
         )
         if where.limit:
@@ -458,14 +462,19 @@ class Statements:
                 params += values
         return clauses, params
 
-    def listing_by_id(self, jobid: int, where: JobFilter, annotations: bool) -> tuple[str, list]:
+    def listing_by_id(
+        self, jobid: int, where: JobFilter, columns: Sequence[str], annotations: bool
+    ) -> tuple[str, list]:
         """The query of the jobs of one job ID: one per instance that has it."""
         m = self.dialect.mark
         clauses, params = [f"j.id = {m}"], [jobid]
         if where.instances is not None:
             clauses.append(f"j.instance IN ({', '.join(m for _ in where.instances)})")
             params += where.instances
-        sql = f"SELECT {_listing_columns(annotations)} FROM jobs j WHERE {' AND '.join(clauses)}"
+        sql = (
+            f"SELECT {_listing_columns(columns, annotations)} FROM jobs j"
+            f" WHERE {' AND '.join(clauses)}"
+        )
         return sql + " ORDER BY j.instance", params
 
     def job_counts(self, where: JobFilter) -> tuple[str, list]:
@@ -486,11 +495,12 @@ class Statements:
         return sql, params
 
 
-def _listing_columns(annotations: bool) -> str:
-    columns = ", ".join(f"j.{name}" for name in LISTING_COLUMNS)
-    if annotations:
-        columns += f", ({ALLOC_CONTEXT})"
-    return columns
+def _listing_columns(columns: Sequence[str], annotations: bool) -> str:
+    unknown = set(columns) - set(LISTING_COLUMNS)
+    if unknown:
+        raise ValueError(f"not a column of a listing: {', '.join(sorted(unknown))}")
+    text = ", ".join(f"j.{name}" for name in columns)
+    return text + f", ({ALLOC_CONTEXT})" if annotations else text
 
 
 SQLITE = Statements(SQLITE_DIALECT)
