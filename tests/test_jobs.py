@@ -20,6 +20,7 @@ from stores import Database
 from fluxjournal.commands import main as cli
 from fluxjournal.commands.jobs import command
 from fluxjournal.ingestion import engine
+from fluxjournal.storage import schema
 from fluxjournal.storage.factory import open_store
 from fluxjournal.testing import ReplayFlux
 
@@ -94,3 +95,126 @@ def test_the_listing_is_flux_jobs_own(archive, case):
         return  # argparse's usage text names the program
     assert stdout == case["stdout"]
     assert stderr == case["stderr"].replace(FLUX_PROGRAM, PROGRAM)
+
+
+def _recorded(args: list[str]) -> dict:
+    (case,) = [case for case in RECORDED["cases"] if case["args"] == args]
+    return case
+
+
+# -- purged jobs -------------------------------------------------------------------------
+
+
+_PURGED: dict = {}
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def purged_archive(request, impl, tmp_path_factory):
+    """The journal, then the journal of the same instance after ``flux job purge``
+    (ingested as a restart), in a store of each kind."""
+    key = (request.param, impl.__name__)
+    if key not in _PURGED:
+        postgres = request.param == "postgres"
+        cluster = request.getfixturevalue("postgres_cluster") if postgres else None
+        db = Database.new(request.param, tmp_path_factory.mktemp("purged"), cluster)
+        ingest(impl, db.url, "journal.jsonl")
+        ingest(impl, db.url, "journal-after-purge.jsonl")
+        _PURGED[key] = db
+    return _PURGED[key].url
+
+
+@pytest.mark.parametrize("case", RECORDED["after_purge"], ids=_case_id)
+def test_purged_jobs_are_listed_as_before_the_purge(purged_archive, case):
+    """What flux jobs printed before the purge, whatever it prints after it."""
+    before = _recorded(case["args"])
+    stdout, stderr, status = run_jobs(purged_archive, case["args"])
+    assert (stdout, status) == (before["stdout"], before["returncode"])
+    if case["args"] and case["args"][0].startswith("ƒ"):
+        assert case["returncode"] == 1  # the instance no longer knows it
+        assert stdout != case["stdout"]
+
+
+# -- what an archive adds: instances, --until --------------------------------------------
+
+
+def test_until_keeps_the_jobs_submitted_and_over_by_then(archive):
+    everything = json.loads(_recorded(["-a", "--json"])["stdout"])["jobs"]
+    until = sorted(job["t_submit"] for job in everything)[len(everything) // 2]
+    expected = [
+        job["jobid"]
+        for job in everything
+        if job["t_submit"] <= until and job.get("t_inactive", 0) <= until
+    ]
+    stdout, _, status = run_jobs(archive, ["-a", "--json", "--until", repr(until)])
+    assert status == 0
+    assert [job["jobid"] for job in json.loads(stdout)["jobs"]] == expected
+    assert 0 < len(expected) < len(everything)
+
+
+def test_instance_names_the_instances_listed(archive):
+    listed, _, _ = run_jobs(archive, ["-a", "--instance", "recorded"])
+    assert listed == _recorded(["-a"])["stdout"]
+    _, err, status = run_jobs(archive, ["-a", "--instance", "elsewhere"])
+    assert status == 1
+    assert "no instance elsewhere" in err and "recorded" in err
+
+
+# -- a user's formats ----------------------------------------------------------------------
+
+
+def test_a_users_named_format_and_default(archive, tmp_path, monkeypatch):
+    wanted = ["-a", "-o", "{id.f58:>12} {inactive_reason}"]
+    config = tmp_path / "flux"
+    config.mkdir()
+    (config / "flux-jobs.toml").write_text(
+        '[formats.why]\ndescription = "why"\nformat = "{id.f58:>12} {inactive_reason}"\n'
+    )
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert run_jobs(archive, ["-a", "-o", "why"])[0] == _recorded(wanted)["stdout"]
+    monkeypatch.setenv("FLUX_JOBS_FORMAT_DEFAULT", "why")
+    assert run_jobs(archive, ["-a"])[0] == _recorded(wanted)["stdout"]
+    monkeypatch.setenv("FLUX_JOBS_FORMAT_DEFAULT", "endreason")
+    assert run_jobs(archive, ["-a"])[0] == _recorded(["-a", "-o", "endreason"])["stdout"]
+    monkeypatch.setenv("FLUX_JOBS_FORMAT_DEFAULT", wanted[-1])
+    assert run_jobs(archive, ["-a"])[0] == _recorded(wanted)["stdout"]
+    out = run_jobs(archive, ["-o", "help"])[0]
+    assert "  why          why\n" in out and "  endreason" in out
+
+
+def test_a_user_format_may_not_replace_a_builtin_one(archive, tmp_path, monkeypatch):
+    (tmp_path / "flux").mkdir()
+    (tmp_path / "flux" / "flux-jobs.toml").write_text('[formats.long]\nformat = "{id}"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    _, err, status = run_jobs(archive, ["-a"])
+    assert status == 1
+    assert "override of builtin format 'long' not permitted" in err
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def test_no_database(tmp_path):
+    stdout, err, status = run_jobs(str(tmp_path / "missing.db"), ["-a"])
+    assert (stdout, status) == ("", 1)
+    assert err == f"{PROGRAM} ERROR: no database at {tmp_path / 'missing.db'}\n"
+
+
+def test_a_database_without_jobs(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    _, err, status = run_jobs(str(path), ["-a"])
+    assert status == 1
+    assert "holds no fluxjournal jobs table" in err
+
+
+def test_a_newer_schema_is_refused(archive):
+    database = next(db for db in _ARCHIVES.values() if db.url == archive)
+    database.set_schema_version(99)
+    try:
+        _, err, status = run_jobs(archive, ["-a"])
+    finally:
+        database.set_schema_version(schema.SCHEMA_VERSION)
+    assert status == 1
+    assert "schema version 99, made by a newer fluxjournal" in err

@@ -248,7 +248,7 @@ def command(
             raise FormatError(f"Error in user format: {exc}") from None
         with open_archive(args.db) as store:
             return _list(store, args, form, out, err, now)
-    except (JobsError, archived.SelectionError, ValueError) as exc:
+    except (JobsError, archived.SelectionError, StoreError, ValueError) as exc:
         return _error(err, str(exc))
     except (AttributeError, TypeError, KeyError) as exc:
         # a format that names a field of a value that has none ({uri.local} of a job

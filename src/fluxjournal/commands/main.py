@@ -404,11 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fluxjournal.commands.jobs import command as list_jobs
 
         _jobs_defaults(args)
-        try:
-            return list_jobs(args, sys.stdout, sys.stderr, argv=rest)
-        except StoreError as exc:
-            print(f"fluxjournal: {exc}", file=sys.stderr)
-            return EXIT_ERROR
+        return list_jobs(args, sys.stdout, sys.stderr, argv=rest)
     _check(parser, args)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
     if name == "ingest":
