@@ -203,6 +203,24 @@ def _width(width: int) -> int:
     return width
 
 
+#: The options of this command that flux jobs does not have (each takes a value).
+ARCHIVE_OPTIONS = ("--uri", "--db", "--instance", "--until")
+
+
+def _flux_options(argv: Sequence[str]) -> list[str]:
+    """``argv`` without the options flux jobs does not have."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ARCHIVE_OPTIONS:
+            skip = True
+        elif not arg.startswith(tuple(f"{option}=" for option in ARCHIVE_OPTIONS)):
+            kept.append(arg)
+    return kept
+
+
 def _live_listing(args: argparse.Namespace, argv: Sequence[str], out: TextIO) -> int:
     """No archive, an instance: ``flux jobs`` itself, with these options."""
     flux = shutil.which("flux")
@@ -211,8 +229,7 @@ def _live_listing(args: argparse.Namespace, argv: Sequence[str], out: TextIO) ->
     env = dict(os.environ)
     if args.uri:
         env["FLUX_URI"] = args.uri
-    passed = [a for a in argv if not a.startswith("--uri")]
-    result = subprocess.run([flux, "jobs", *passed], env=env, stdout=subprocess.PIPE)
+    result = subprocess.run([flux, "jobs", *_flux_options(argv)], env=env, stdout=subprocess.PIPE)
     out.write(result.stdout.decode("utf-8", "surrogateescape"))
     return result.returncode
 
