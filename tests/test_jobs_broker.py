@@ -53,6 +53,10 @@ LISTINGS = [
 ]
 
 
+#: A format without a column fitted to its values: lines of two listings can be joined.
+BRIEF = "{id.f58:>12} {status:>9} {name:<10.10}"
+
+
 def run(*args: str, env: dict, check: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(args, env=env, capture_output=True, text=True, check=check)
 
@@ -92,6 +96,7 @@ def test_the_archive_lists_as_flux_jobs_before_and_after_the_purge(instance, tmp
     env.pop("FLUX_JOBS_FORMAT_DEFAULT", None)
     flux = instance.flux
     before = {tuple(args): run(flux, "jobs", *args, env=env) for args in LISTINGS}
+    over_before = run(flux, "jobs", "-f", "inactive", "-n", "-o", BRIEF, env=env).stdout
     assert all(result.returncode == 0 for result in before.values())
     db = str(tmp_path / "archive.db")
     ours = [sys.executable, "-m", "fluxjournal"]
@@ -110,6 +115,12 @@ def test_the_archive_lists_as_flux_jobs_before_and_after_the_purge(instance, tmp
             assert result.stdout.splitlines()[1:] == expected.splitlines()[1:]
             continue
         assert (result.stdout, result.returncode) == (expected, 0), (args, result.stderr)
+    # live and archive together: a job the archive has not seen, and the purged ones
+    instance.run("submit", "--urgency=hold", "--job-name=fresh", "true")
+    active_now = run(flux, "jobs", "-f", "active", "-n", "-o", BRIEF, env=env).stdout
+    assert "fresh" in active_now
+    both = run(*ours, "jobs", "--db", db, "--uri", instance.uri, "-a", "-n", "-o", BRIEF, env=env)
+    assert (both.stdout, both.stderr, both.returncode) == (active_now + over_before, "", 0)
 
 
 def test_with_uri_alone_it_is_flux_jobs(instance):

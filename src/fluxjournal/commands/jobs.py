@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from fluxjournal.reading import archive as archived
+from fluxjournal.reading import live
 from fluxjournal.reading.jobformats import (
     COLOR_COLUMNS,
     FormatListed,
@@ -265,12 +266,57 @@ def command(
             raise FormatError(f"Error in user format: {exc}") from None
         with open_archive(args.db) as store:
             return _list(store, args, form, out, err, now)
-    except (JobsError, archived.SelectionError, StoreError, ValueError) as exc:
+    except (JobsError, archived.SelectionError, StoreError, live.LiveError, ValueError) as exc:
         return _error(err, str(exc))
     except (AttributeError, TypeError, KeyError) as exc:
         # a format that names a field of a value that has none ({uri.local} of a job
         # that is no instance), or a spec its value does not take: flux jobs' own errors
         return _error(err, str(exc))
+
+
+def _live_instance(
+    store: Any, uri: str, args: argparse.Namespace, instances: tuple[int, ...] | None
+) -> tuple[Any, tuple[int, ...] | None]:
+    """The instance at ``uri`` and its number in the archive, when the archive holds it:
+    its active jobs then come from it. An instance of ``FLUX_URI`` that cannot be asked,
+    or that the archive does not hold, leaves the archive alone; one of ``--uri`` is an
+    error."""
+    try:
+        handle, name = live.instance_of(uri)
+    except live.LiveError:
+        if args.uri:
+            raise
+        return None, instances
+    number = {i.name: i.number for i in archived.instances(store)}.get(name)
+    if number is None or (args.instance and number not in (instances or ())):
+        if args.uri:
+            raise JobsError(f"{store.location} holds no jobs of the instance at {uri} ({name})")
+        return None, instances
+    return handle, (number,)
+
+
+def _with_active(
+    store: Any,
+    handle: Any,
+    selection: archived.Selection,
+    now: float,
+    columns: Sequence[str],
+    annotations: bool,
+) -> list[JobView]:
+    """The instance's active jobs, then the archive's jobs that are over (a job once)."""
+    (number,) = selection.instances or (None,)
+    userid = archived.userid_of(selection.user)
+    jobs = live.active_jobs(handle, selection, userid, number, now)
+    words = live.over_words(selection)
+    if not words:
+        return jobs
+    active = {int(job.id) for job in jobs}
+    rest = selection._replace(
+        filters=tuple(words),
+        count=max(selection.count - len(jobs), 0) + len(active) if selection.count else 0,
+    )
+    over = archived.select(store, rest, now, columns, annotations)
+    return jobs + [job for job in over if int(job.id) not in active]
 
 
 def _list(
@@ -282,6 +328,10 @@ def _list(
     now: float,
 ) -> int:
     instances = _instances(store, args.instance)
+    handle = None
+    uri = args.uri or os.environ.get("FLUX_URI")
+    if uri and not args.jobids:
+        handle, instances = _live_instance(store, uri, args, instances)
     if args.stats or args.stats_only:
         counts = archived.counts(store, instances, args.queue_list)
         out.write(counts.line() + "\n")
@@ -301,6 +351,11 @@ def _list(
             err.write(message + "\n")
         if not jobs:
             return EXIT_ERROR
+    elif handle is not None:
+        jobs = _with_active(store, handle, selection, now, columns, annotations)
+        if args.count > 0 and len(jobs) > args.count:
+            jobs = jobs[: args.count]
+            truncated = True
     else:
         jobs = archived.select(store, selection, now, columns, annotations)
         if args.count > 0 and len(jobs) > args.count:
