@@ -136,6 +136,18 @@ cdef JobEvent job_event_from_bytes(const unsigned char *p, Py_ssize_t n) noexcep
     return EV_NONE
 
 
+cdef inline bint event_reads_time(int event) noexcept nogil:
+    """False for the handlers that keep no time (a bad timestamp is not looked at)."""
+    return not (event == EV_DEPENDENCY_ADD or event == EV_DEPENDENCY_REMOVE
+                or event == EV_RESOURCE_UPDATE)
+
+
+cdef inline bint event_reads_context(int event) noexcept nogil:
+    """False for the handlers that read no context."""
+    return not (event == EV_VALIDATE or event == EV_DEPEND or event == EV_ALLOC
+                or event == EV_CLEAN or event == EV_FLUX_RESTART)
+
+
 cdef int job_event_of(object name) except -1:
     """The event ``name`` names (a JobEvent); EV_NONE for one job-list does not act on."""
     if PyUnicode_CheckExact(name):
@@ -678,8 +690,26 @@ cdef class JobRecord:
             self.jobspec_text = jobspec_text
         if R_text is not None and self.R_text is None:
             self.R_text = R_text
+        if type(rows) is EventSpan:
+            self.take_span(<EventSpan>rows)
+            return
         for row in rows:
             self.take_row(row)
+
+    cdef int take_span(self, EventSpan span) except -1:
+        """Act on the rows of a span: the name is read in the payload, and the context
+        made a str only for the events whose handler reads it."""
+        cdef Py_ssize_t k
+        cdef SpanRow *row
+        cdef int event
+        for k in range(span.count):
+            row = &span.rows[k]
+            event = job_event_from_bytes(span.response.buf + row.name_at, row.name_length)
+            if event != EV_NONE:
+                self.take_at(event, row.timestamp,
+                             span.text(row.context_at, row.context_length)
+                             if event_reads_context(event) else None)
+        return 0
 
     cdef int take_row(self, object row) except -1:
         """Act on one row: its name picks the handler, its timestamp and context follow."""
@@ -699,14 +729,20 @@ cdef class JobRecord:
 
     cdef int take(self, int event, object timestamp, object text) except -1:
         """Call the handler of ``event`` (the timestamp is read by those that keep it)."""
-        cdef double t
+        cdef double t = 0.0
+        if event_reads_time(event):
+            t = (PyFloat_AS_DOUBLE(timestamp) if PyFloat_CheckExact(timestamp)
+                 else PyFloat_AsDouble(timestamp))
+        return self.take_at(event, t, text)
+
+    cdef int take_at(self, int event, double t, object text) except -1:
+        """Call the handler of ``event``, at time ``t``."""
         if event == EV_DEPENDENCY_ADD:
             return self.on_dependency_add(text)
         if event == EV_DEPENDENCY_REMOVE:
             return self.on_dependency_remove(text)
         if event == EV_RESOURCE_UPDATE:
             return self.on_resource_update(text)
-        t = PyFloat_AS_DOUBLE(timestamp) if PyFloat_CheckExact(timestamp) else PyFloat_AsDouble(timestamp)
         if event == EV_SUBMIT:
             return self.on_submit(t, text)
         if event == EV_VALIDATE:

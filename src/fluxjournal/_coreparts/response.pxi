@@ -480,6 +480,13 @@ cdef class Response:
         ``offset`` and context is JSON text (``{}`` when the entry has none)."""
         return self.build_rows(prefix, max(start, 0), offset)
 
+    def span(self, instance, Py_ssize_t start=0, Py_ssize_t offset=0):
+        """The rows ``rows((instance, self.id), start, offset)`` would give, as an
+        :class:`EventSpan` (offsets into the payload, no object per row) for the
+        ``SQLiteWriter``; None when an entry is not laid out as flux-core writes it, or
+        there is none from ``start``: then ``rows()`` gives them."""
+        return make_span(self, instance, max(start, 0), offset)
+
     cdef list build_rows(self, tuple prefix, Py_ssize_t start, Py_ssize_t offset):
         cdef Cursor c
         cdef Py_ssize_t k

@@ -57,6 +57,9 @@ BASELINE_API = "executemany"
 #: api of the floor cases: the event rows alone, or the event rows and the job rows.
 FLOOR_EVENTS = "events"
 FLOOR_JOBS = "events+jobs"
+#: api of the floor case through SQLite's C API: ingest's event and job rows, held in C
+#: beforehand (``PrebuiltRows``), bound and stepped by the compiled core's writer.
+FLOOR_C = "c-api"
 #: api of the ``engine.run()`` cases.
 RUN_API = "run"
 
@@ -82,8 +85,10 @@ class IngestRow:
 
 def ingest_rows(baseline: str | None = None) -> list[IngestRow]:
     """The rows of the ingest group, in table order (``baseline``: its consumer)."""
+    from fluxjournal._switch import core
+
     baseline = baseline or baseline_impl()
-    return [
+    rows = [
         IngestRow(
             "baseline",
             Case(baseline, BASELINE_API, INGEST),
@@ -95,10 +100,18 @@ def ingest_rows(baseline: str | None = None) -> list[IngestRow]:
             Case(FLOOR, FLOOR_JOBS, INGEST),
             "the same, and ingest's job rows (upsert)",
         ),
+        IngestRow(
+            "floor-c",
+            Case(FLOOR, FLOOR_C, INGEST),
+            "the same rows held in C, bound and stepped through SQLite's C API",
+        ),
         IngestRow("ingest", Case(FLUXJOURNAL, RUN_API, INGEST), "ingest.run(once=True), new db"),
         IngestRow("drain", Case(CYTHON, "poll", "history"), "cython poll() to the sentinel"),
         IngestRow("restart", Case(FLUXJOURNAL, RUN_API, RESTART), "ingest.run(once=True) again"),
     ]
+    if not hasattr(core, "PrebuiltRows"):  # the C floor needs the compiled core
+        rows = [row for row in rows if row.case.api != FLOOR_C]
+    return rows
 
 
 # -- preparing a row ----------------------------------------------------------------------
@@ -253,6 +266,8 @@ def _prepare_ingest(case: Case, payloads: Sequence[bytes], path: Path) -> Prepar
             return written
 
         return PreparedIngest(run, path, INGEST_INSTANCE, db.close)
+    if case.impl == FLOOR and case.api == FLOOR_C:
+        return _prepare_c_floor(payloads, path)
     if case.impl in CONSUMERS and case.api == BASELINE_API:
         consumer = consumer_class(case.impl)(replay_handle(payloads), include_sentinel=True)
         consumer.start()
@@ -263,6 +278,39 @@ def _prepare_ingest(case: Case, payloads: Sequence[bytes], path: Path) -> Prepar
 
         return PreparedIngest(run, path, INGEST_INSTANCE, db.close)
     raise ValueError(f"unknown ingest case {case.impl} {case.mode}")
+
+
+def _prepare_c_floor(payloads: Sequence[bytes], path: Path) -> PreparedIngest:
+    """What SQLite itself costs: ingest's rows, prebuilt in C, inserted through the C API
+    (the compiled core's writer) in ingest's transactions, into the same schema."""
+    from fluxjournal._switch import core
+    from fluxjournal.storage import schema
+
+    if not hasattr(core, "PrebuiltRows"):
+        raise ValueError("the C floor needs the compiled core")
+    batches = [
+        (core.PrebuiltRows(events), core.PrebuiltRows(jobs, jobs=True))
+        for events, jobs in ingest_batches(payloads)
+    ]
+    db = new_database(path)
+    writer = core.SQLiteWriter.open(
+        db, os.fspath(path), schema.SQLITE.insert_events, schema.SQLITE.upsert_jobs
+    )
+
+    def run() -> int:
+        written = 0
+        for events, jobs in batches:
+            db.execute(schema.SQLITE_BEGIN_WRITE)
+            written += writer.insert_prebuilt(events)
+            writer.insert_prebuilt(jobs)
+            db.execute("COMMIT")
+        return written
+
+    def finish() -> None:
+        writer.close()
+        db.close()
+
+    return PreparedIngest(run, path, INGEST_INSTANCE, finish)
 
 
 def measure(
@@ -284,6 +332,7 @@ INGEST_TARGETS = (
     ("ingest speed-up over baseline", "baseline", "ingest", "seconds", ">=", 8.0),
     ("ingest time / floor", "ingest", "floor", "seconds", "<=", 1.5),
     ("ingest time / floor+jobs", "ingest", "floor+jobs", "seconds", "<=", None),
+    ("ingest time / (floor-c + drain)", "ingest", "floor-c+drain", "seconds", "<=", 1.3),
     ("restart time / drain", "restart", "drain", "seconds", "<=", 1.5),
     ("ingest peak memory / drain peak", "ingest", "drain", "peak_mb", "<=", 2.0),
 )
@@ -316,9 +365,17 @@ def ingest_ratios(rows: Sequence[IngestMeasurement]) -> list[dict[str, Any]]:
     for jobs in dict.fromkeys(r.jobs for r in rows):
         at = {r.row.name: r.result for r in rows if r.jobs == jobs}
         for label, top, bottom, figure, op, bound in INGEST_TARGETS:
-            if top not in at or bottom not in at:
+            parts = bottom.split("+drain") if bottom.endswith("+drain") else [bottom]
+            if len(parts) > 1:
+                parts = [parts[0], "drain"]
+            if top not in at or any(part not in at for part in parts):
                 continue
-            a, b = getattr(at[top], figure), getattr(at[bottom], figure)
+            a = getattr(at[top], figure)
+            if len(parts) > 1:  # a row plus the drain: the sum of their times
+                values = [getattr(at[part], figure) for part in parts]
+                b = None if None in values else sum(values)
+            else:
+                b = getattr(at[bottom], figure)
             if a is None or b is None:  # not measured (memory off in the benchmark suite)
                 continue
             if figure == "peak_mb" and b < MIN_REFERENCE_MB:
@@ -433,7 +490,7 @@ def main(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
         f"{engine.BATCH_EVENTS} event rows (fluxjournal.ingestion.engine.BATCH_EVENTS); "
         "written = event rows the run added to its database (checked against the database); "
         "peak-MB = peak RSS growth during the first run. ingest and floor+jobs also write "
-        "the jobs table, baseline and floor do not. "
+        "the jobs table, baseline and floor do not; floor-c writes both through SQLite's C API. "
         f"Total {time.perf_counter() - started:.0f} s"
     )
     print(format_ingest_table(rows))

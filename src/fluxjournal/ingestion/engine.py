@@ -82,8 +82,18 @@ class IngestResult(NamedTuple):
 MAX_JOBID = (1 << 63) - 1
 
 
-def _first_jobid(rows: list[tuple]) -> int:
-    return rows[0][_JOBID]
+def _first_jobid(rows: Any) -> int:
+    return rows[0][_JOBID] if type(rows) is list else rows.jobid
+
+
+def _last_timestamp(rows: Any) -> float:
+    return rows[-1][_TIMESTAMP] if type(rows) is list else rows.last_timestamp
+
+
+def _holds_name(rows: Any, name: str) -> bool:
+    if type(rows) is list:
+        return name in map(_name_of, rows)  # looked for in C: no Python loop
+    return rows.holds_name(name)
 
 
 def _key(row: tuple) -> tuple[float, str]:
@@ -127,6 +137,11 @@ class Ingest:
 
     A job's record (``JobRecord``) always holds exactly its stored entries and those
     waiting to be written, so its row is that of all of them.
+
+    Rows wait as a list per response: tuples (``Response.rows()``), or, when the store
+    writes through the compiled core (``store.writes_chunks``) and the core makes them,
+    the ``EventSpan`` of a new job's history response (its rows as offsets into the
+    payload, written from C: no Python object per row).
     """
 
     def __init__(
@@ -144,6 +159,9 @@ class Ingest:
         self.uris: dict[int, str] = {}
         #: the jobs ``instance_jobs`` was told of as running
         self.announced: set[int] = set()
+        #: the rows wait as the store's writer takes them (see the class)
+        self.chunked = bool(getattr(store, "writes_chunks", False))
+        self.spans = self.chunked and hasattr(core, "EventSpan")
         self.cursors: dict[int, JobCursor] = store.job_cursors(instance)
         #: the jobs that were active when last stored, taken up from their stored entries
         #: when the journal first sends them
@@ -155,8 +173,9 @@ class Ingest:
         self.records: dict[int, JobRecord] = {}
         #: the jobs of this backlog, so that a live event is not taken for history
         self.history_jobs: set[int] = set()
-        #: rows waiting to be written, a list per response: one job's, in position order
-        self.pending_events: list[list[tuple]] = []
+        #: rows waiting to be written, a chunk per response: one job's, in position order
+        #: (a list of tuples, or an ``EventSpan``)
+        self.pending_events: list[Any] = []
         self.pending_rows = 0
         self.pending_jobs: dict[int, JobRecord] = {}
         self.stored_events = 0
@@ -189,6 +208,13 @@ class Ingest:
                 self._check_same_job(jobid, stamps[0], cursor.t_submit)
             if cursor.inactive and count == cursor.nevents and stamps[-1] == cursor.t_last:
                 return  # over, and every entry is stored: the common case on a restart
+        if self.spans and cursor is None:
+            # a new job, every entry stored: its names are plain ASCII (no NUL, nothing
+            # a store refuses), so there is nothing to check
+            span = response.span(self.instance)
+            if span is not None:
+                self._take(jobid, self.core.JobRecord(jobid), span, response)
+                return
         rows = response.rows((self.instance, jobid))
         _check_names(rows)
         record = self._record(jobid, cursor)
@@ -286,24 +312,26 @@ class Ingest:
             self.uris[jobid] = uri
         return record
 
-    def _take(self, jobid: int, record: JobRecord, rows: list[tuple], response: Any) -> None:
-        """Keep the rows the database lacks, and the job's record while it is active."""
+    def _take(self, jobid: int, record: JobRecord, rows: Any, response: Any) -> None:
+        """Keep the rows the database lacks, and the job's record while it is active.
+        ``rows``: a list of tuples, or an ``EventSpan`` (of a job with no stored keys)."""
         cursor = self.cursors.get(jobid)
         stored = cursor.nevents if cursor is not None else 0
         keys = self.stored_keys.get(jobid)
         if keys is not None:
             rows = _renumber([row for row in rows if _key(row) not in keys], stored)
-        if rows:
+        if len(rows):
             record.apply(rows, response.jobspec_text, response.R_text)
             if keys is not None:
                 keys.update(_key(row) for row in rows)
-            if MEMO in map(_name_of, rows):  # looked for in C: no Python loop
-                pairs = ((row[_NAME], row[_CONTEXT]) for row in rows)
+            if _holds_name(rows, MEMO):
+                listed = rows if type(rows) is list else rows.as_rows()
+                pairs = ((row[_NAME], row[_CONTEXT]) for row in listed)
                 uri = instance_uri(pairs, self.uris.get(jobid))
                 if uri is not None:
                     self.uris[jobid] = uri
             self.cursors[jobid] = JobCursor(
-                stored + len(rows), record.inactive, record.t_submit, rows[-1][_TIMESTAMP]
+                stored + len(rows), record.inactive, record.t_submit, _last_timestamp(rows)
             )
             self.pending_jobs[jobid] = record
             self.pending_events.append(rows)
@@ -336,13 +364,20 @@ class Ingest:
         run finds them in the journal), so that nothing is written twice."""
         if not self.pending_events and not self.pending_jobs:
             return
-        chunks, records = self.pending_events, self.pending_jobs
+        chunks, records, count = self.pending_events, self.pending_jobs, self.pending_rows
         self.pending_events, self.pending_rows, self.pending_jobs = [], 0, {}
         uris = self.uris
-        jobs = [
-            (self.instance, jobid, self.cursors[jobid].nevents, *record.fields(), uris.get(jobid))
-            for jobid, record in records.items()
-        ]
+        cursors = self.cursors
+        if self.chunked:  # the job rows are made by the store's writer, in C
+            jobs = [
+                (jobid, cursors[jobid].nevents, record, uris.get(jobid))
+                for jobid, record in records.items()
+            ]
+        else:
+            jobs = [
+                (self.instance, jobid, cursors[jobid].nevents, *record.fields(), uris.get(jobid))
+                for jobid, record in records.items()
+            ]
         if uris:
             for jobid, record in records.items():
                 if record.inactive:
@@ -350,9 +385,11 @@ class Ingest:
         # in key order (a stable sort by job keeps each job's positions in order), the
         # B-tree takes the rows page by page instead of all over
         chunks.sort(key=_first_jobid)
-        events = list(itertools.chain.from_iterable(chunks))
-        self.store.write(events, jobs)
-        self.stored_events += len(events)
+        if self.chunked:
+            self.store.write_chunks(self.instance, chunks, jobs)  # type: ignore[attr-defined]
+        else:
+            self.store.write(list(itertools.chain.from_iterable(chunks)), jobs)
+        self.stored_events += count
         self.jobs_written.update(records)
         if self.forgetting:
             for jobid, record in records.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import socket
 import sqlite3
@@ -19,6 +20,7 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from fluxjournal._switch import core
 from fluxjournal.storage import schema
 from fluxjournal.storage.contract import (
     JobCursor,
@@ -39,6 +41,10 @@ LEASE_SPAN = 128
 LEASE_SUFFIX = "-lease"
 
 SQL = schema.SQLITE
+
+log = logging.getLogger("fluxjournal.ingest")
+#: Why rows go through executemany, once said (under -v) per process.
+_said_why: set[str] = set()
 
 
 class SQLiteStore:
@@ -64,6 +70,29 @@ class SQLiteStore:
         except StoreError:
             self.db.close()
             raise
+        #: the compiled core's writer on this connection (rows bound and stepped in C,
+        #: in the same transactions), or None: rows go through executemany
+        self.writer: Any = self._open_writer()
+
+    @property
+    def writes_chunks(self) -> bool:
+        """True when :meth:`write_chunks` takes rows without Python row tuples."""
+        return self.writer is not None
+
+    def _open_writer(self) -> Any:
+        opener = getattr(core, "SQLiteWriter", None)
+        if opener is None:
+            return None  # the pure-Python twin has only executemany
+        try:
+            return opener.open(self.db, self.path, SQL.insert_events, SQL.upsert_jobs)
+        except RuntimeError as exc:
+            why = str(exc)
+        except sqlite3.Error as exc:
+            why = f"the statements do not prepare ({exc})"
+        if why not in _said_why:
+            _said_why.add(why)
+            log.debug("SQLite rows go through the sqlite3 module's executemany: %s", why)
+        return None
 
     def _set_up(self) -> None:
         """The pragmas, then the schema checked or made. Turning a new file to WAL needs
@@ -225,6 +254,14 @@ class SQLiteStore:
                 self.db.executemany(SQL.upsert_jobs, jobs)
                 self.db.executemany(SQL.insert_job_nodes, finished_job_nodes(jobs))
 
+    def write_chunks(self, instance: int, chunks: Sequence[Any], jobs: Sequence[tuple]) -> None:
+        """Store event rows and job rows in one transaction, through the compiled core's
+        writer (:attr:`writes_chunks`): ``chunks`` are the compiled core's ``EventSpan``s
+        or lists of event rows, ``jobs`` are (jobid, nevents, record, uri), the row being
+        ``(instance, jobid, nevents, *record.fields(), uri)``."""
+        with self._errors(), self._transaction():
+            self.writer.write(instance, chunks, jobs)
+
     def summary(self, instance: int) -> Summary:
         """How many events and jobs per state ``instance`` has here."""
         with self._errors():
@@ -236,6 +273,9 @@ class SQLiteStore:
         """Close the connection and give back the leases; everything written is committed."""
         for instance in list(self.leases):
             self.release_lease(instance)
+        if self.writer is not None:
+            self.writer.close()  # its statements, before the connection
+            self.writer = None
         self.db.close()
 
     def __enter__(self) -> SQLiteStore:
