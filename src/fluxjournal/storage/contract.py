@@ -110,6 +110,18 @@ def finished_job_nodes(jobs: Sequence[tuple]) -> list[tuple]:
     return rows
 
 
+def finished_record_nodes(instance: int, jobs: Sequence[tuple]) -> list[tuple]:
+    """:func:`finished_job_nodes` of job rows as the compiled core's writer takes them:
+    (jobid, nevents, record, uri)."""
+    rows: list[tuple] = []
+    for jobid, _, record, _ in jobs:
+        if record.inactive:
+            fields = record.fields()
+            ranks, nodelist = fields[schema.FIELD_RANKS], fields[schema.FIELD_NODELIST]
+            rows += node_rows(instance, jobid, ranks, nodelist)
+    return rows
+
+
 def job_nodes_of(jobs: Sequence[tuple]) -> list[tuple]:
     """The ``job_nodes`` rows of (instance, id, ranks, nodelist) rows: what a database of
     a version before ``job_nodes`` gets when it is brought up to date."""

@@ -105,6 +105,8 @@ JOB_COLUMNS = (
 
 #: The names of job-list's fields, as ``JobRecord.fields()`` gives their values.
 JOB_FIELDS = tuple(column.name for column in JOB_LIST_COLUMNS)
+#: Where ``JobRecord.fields()`` holds a job's ranks and nodes.
+FIELD_RANKS, FIELD_NODELIST = JOB_FIELDS.index("ranks"), JOB_FIELDS.index("nodelist")
 #: Where a job row (in the order of :data:`JOB_COLUMNS`) holds what ``job_nodes`` is
 #: made of.
 JOB_ROW_INSTANCE, JOB_ROW_ID, JOB_ROW_STATE, JOB_ROW_RANKS, JOB_ROW_NODELIST = (

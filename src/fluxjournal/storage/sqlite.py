@@ -29,6 +29,7 @@ from fluxjournal.storage.contract import (
     Summary,
     checked_version,
     finished_job_nodes,
+    finished_record_nodes,
     job_nodes_of,
 )
 
@@ -252,7 +253,9 @@ class SQLiteStore:
                 self.db.executemany(SQL.insert_events, events)
             if jobs:
                 self.db.executemany(SQL.upsert_jobs, jobs)
-                self.db.executemany(SQL.insert_job_nodes, finished_job_nodes(jobs))
+                nodes = finished_job_nodes(jobs)
+                if nodes:
+                    self.db.executemany(SQL.insert_job_nodes, nodes)
 
     def write_chunks(self, instance: int, chunks: Sequence[Any], jobs: Sequence[tuple]) -> None:
         """Store event rows and job rows in one transaction, through the compiled core's
@@ -261,6 +264,9 @@ class SQLiteStore:
         ``(instance, jobid, nevents, *record.fields(), uri)``."""
         with self._errors(), self._transaction():
             self.writer.write(instance, chunks, jobs)
+            nodes = finished_record_nodes(instance, jobs)
+            if nodes:
+                self.db.executemany(SQL.insert_job_nodes, nodes)
 
     def summary(self, instance: int) -> Summary:
         """How many events and jobs per state ``instance`` has here."""
