@@ -82,7 +82,7 @@ def run_jobs(url: str, args: list[str]) -> tuple[str, str, int]:
         parsed = parser.parse_args(["--db", url, *args])
     except SystemExit as exc:
         return "", "", int(exc.code)
-    cli._jobs_defaults(parsed)
+    cli.jobs_defaults(parsed)
     status = command(parsed, out, err, now=NOW, argv=args)
     return out.getvalue(), err.getvalue(), status
 

@@ -35,7 +35,7 @@ def recorded(args: list[str]) -> str:
 
 def run_jobs(url: str, args: list[str]) -> tuple[str, str, int]:
     parsed = cli.parsers()["jobs"].parse_args(["--db", url, *args])
-    cli._jobs_defaults(parsed)
+    cli.jobs_defaults(parsed)
     out, err = io.StringIO(), io.StringIO()
     status = command(parsed, out, err, now=RECORDED["now"])
     return out.getvalue(), err.getvalue(), status

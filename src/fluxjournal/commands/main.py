@@ -222,7 +222,7 @@ def _jobs_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _jobs_defaults(args: argparse.Namespace) -> None:
+def jobs_defaults(args: argparse.Namespace) -> None:
     """What flux jobs sets beside its options: whether a filter or a user was given."""
     args.filtered = any(
         getattr(args, name) not in (None, False, []) for name in JOBS_FILTER_OPTIONS
@@ -403,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name == "jobs":
         from fluxjournal.commands.jobs import command as list_jobs
 
-        _jobs_defaults(args)
+        jobs_defaults(args)
         return list_jobs(args, sys.stdout, sys.stderr, argv=rest)
     _check(parser, args)
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
