@@ -31,7 +31,7 @@ from fluxjournal.reading.textformat import FormatError, OutputFormat
 from fluxjournal.reading.timewords import parse_when
 from fluxjournal.storage.contract import StoreError
 from fluxjournal.storage.factory import open_archive
-from fluxjournal.storage.schema import LISTING_COLUMNS
+from fluxjournal.storage.queries import LISTING_COLUMNS
 
 EXIT_ERROR = 1
 #: How a message of this command starts, as flux jobs starts its own.

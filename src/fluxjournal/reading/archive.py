@@ -20,7 +20,7 @@ from fluxjournal.joblist.hostlist import decode_idset, expand_hostlist
 from fluxjournal.reading.jobview import JobView
 from fluxjournal.storage import schema
 from fluxjournal.storage.contract import node_rows
-from fluxjournal.storage.schema import JobFilter
+from fluxjournal.storage.queries import LISTING_COLUMNS, JobFilter
 
 #: The states of ``-f``, by the names flux jobs takes; the groups job-list lists them in.
 PENDING_NAMES = {"depend": "DEPEND", "priority": "PRIORITY", "sched": "SCHED"}
@@ -169,12 +169,12 @@ def select(
     archive: Any,
     selection: Selection,
     now: float,
-    columns: Sequence[str] = schema.LISTING_COLUMNS,
+    columns: Sequence[str] = LISTING_COLUMNS,
     annotations: bool = False,
 ) -> list[JobView]:
     """The jobs of ``selection``, in job-list's order; ``count + 1`` of them at most when
     there is a count, so that the caller sees whether the listing was cut. ``columns``:
-    what to read of each (of :data:`schema.LISTING_COLUMNS`); ``annotations``: also what
+    what to read of each (of :data:`LISTING_COLUMNS`); ``annotations``: also what
     the scheduler annotated each allocation with."""
     where = job_filter(selection)
     if (where.hosts is not None or where.ranks is not None) and archive.version < (
@@ -191,7 +191,7 @@ def select(
         groups.append("running")
     if where.inactive:
         groups.append("inactive")
-    statements = archive.statements
+    queries = archive.queries
     jobs: list[JobView] = []
     by_nodes = where.hosts is not None or where.ranks is not None
     if by_nodes:
@@ -202,7 +202,7 @@ def select(
             break
         active = group != "inactive"
         asked = where._replace(limit=0 if active and by_nodes else limit)
-        sql, params = statements.listing(group, asked, columns, annotations)
+        sql, params = queries.listing(group, asked, columns, annotations)
         rows = archive.rows(sql, params)
         if active and by_nodes:
             at = (columns.index("ranks"), columns.index("nodelist"))
@@ -212,9 +212,9 @@ def select(
 
 
 def _with(columns: Sequence[str], more: Sequence[str]) -> tuple[str, ...]:
-    """``columns`` and ``more``, in the order of :data:`schema.LISTING_COLUMNS`."""
+    """``columns`` and ``more``, in the order of :data:`LISTING_COLUMNS`."""
     wanted = set(columns) | set(more)
-    return tuple(name for name in schema.LISTING_COLUMNS if name in wanted)
+    return tuple(name for name in LISTING_COLUMNS if name in wanted)
 
 
 def listing_columns(wanted: Iterable[str]) -> tuple[str, ...]:
@@ -235,7 +235,7 @@ def select_ids(
     jobids: Sequence[JobID],
     instances: tuple[int, ...] | None,
     now: float,
-    columns: Sequence[str] = schema.LISTING_COLUMNS,
+    columns: Sequence[str] = LISTING_COLUMNS,
     annotations: bool = False,
 ) -> tuple[list[JobView], list[str]]:
     """The jobs of these IDs, in the order given (an ID several instances have: each of
@@ -244,7 +244,7 @@ def select_ids(
     jobs: list[JobView] = []
     unknown: list[str] = []
     for jobid in jobids:
-        sql, params = archive.statements.listing_by_id(int(jobid), where, columns, annotations)
+        sql, params = archive.queries.listing_by_id(int(jobid), where, columns, annotations)
         rows = archive.rows(sql, params)
         if not rows:
             unknown.append(f"JobID {jobid.orig} unknown")
@@ -281,7 +281,7 @@ def counts(archive: Any, instances: tuple[int, ...] | None, queues: Sequence[str
     """The counts of ``--stats`` as job-list keeps them: a job that did not succeed is
     failed, canceled or timed out by its exception. The archive purges nothing."""
     where = JobFilter(instances=instances, queues=tuple(queues))
-    sql, params = archive.statements.job_counts(where)
+    sql, params = archive.queries.job_counts(where)
     pending = running = successful = failed = 0
     for state, result, number in archive.rows(sql, params):
         if state in PENDING_NAMES.values():
@@ -305,4 +305,4 @@ class Instance(NamedTuple):
 
 def instances(archive: Any) -> list[Instance]:
     """Every instance the archive holds."""
-    return [Instance(*row) for row in archive.rows(archive.statements.all_instances)]
+    return [Instance(*row) for row in archive.rows(archive.queries.all_instances)]

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from fluxjournal.storage import schema
+from fluxjournal.storage import queries, schema
 from fluxjournal.storage.contract import (
     JobCursor,
     StoredJob,
@@ -440,6 +440,7 @@ class PostgresArchive:
     SELECT on its tables is all it needs."""
 
     statements = SQL
+    queries = queries.POSTGRES
 
     def __init__(self, url: str) -> None:
         psycopg = _psycopg()

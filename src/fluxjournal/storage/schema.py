@@ -3,7 +3,9 @@
 The tables are described once, as data (:data:`TABLES`, :data:`INDEXES`,
 :data:`ACCOUNTING_VIEW`), and the SQL of each store is made from that description by its
 :class:`Dialect` (:data:`SQLITE`, :data:`POSTGRES`), so that both stores hold the same
-columns in the same order. Nothing else in fluxjournal writes SQL.
+columns in the same order. What the read side asks of these tables (``fluxjournal jobs``,
+``fluxjournal report``) is in :mod:`fluxjournal.storage.queries`; nothing else in
+fluxjournal writes SQL.
 
 - ``meta``: the schema version (``schema_version``), checked on open.
 - ``instances``: one row per Flux instance stored here, under a name that survives the
@@ -24,7 +26,6 @@ columns in the same order. Nothing else in fluxjournal writes SQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
 #: Bumped whenever a table, column, index or view changes; a database with a higher
@@ -186,45 +187,6 @@ LOCK_CLASS = 0x464A  # "FJ"
 SCHEMA_LOCK_KEY = -1
 
 
-class JobFilter(NamedTuple):
-    """Which jobs a listing wants, as its SQL takes them: None is no filter."""
-
-    #: the instance numbers to read
-    instances: tuple[int, ...] | None = None
-    userid: int | None = None
-    name: str | None = None
-    queues: tuple[str, ...] = ()
-    #: the states of the pending and running groups to list (empty: none of the group)
-    pending: tuple[str, ...] = ()
-    running: tuple[str, ...] = ()
-    #: whether inactive jobs are listed, and of which results (None: every result)
-    inactive: bool = False
-    results: tuple[str, ...] | None = None
-    #: inactive jobs: only those that became inactive after ``since``
-    since: float = 0.0
-    #: only jobs submitted, and over, at or before ``until``
-    until: float | None = None
-    #: only jobs that ran on one of these nodes or ranks
-    hosts: tuple[str, ...] | None = None
-    ranks: tuple[int, ...] | None = None
-    #: the most rows to read of each group; 0: all
-    limit: int = 0
-
-
-#: The columns ``fluxjournal jobs`` reads of a job, in this order (not its jobspec and R).
-LISTING_COLUMNS = (
-    "instance",
-    "id",
-    *(name for name in JOB_FIELDS if name not in ("jobspec", "R")),
-    "uri",
-)
-#: The context of the job's ``alloc`` event: the annotations the scheduler gave it.
-ALLOC_CONTEXT = (
-    "SELECT e.context FROM events e WHERE e.instance = j.instance AND e.jobid = j.id"
-    " AND e.name = 'alloc' ORDER BY e.position DESC LIMIT 1"
-)
-
-
 class Dialect(NamedTuple):
     """What differs between the stores' SQL: how kinds of values are declared, the mark of
     a parameter, the join that keeps its tables in the order written, and the tables a
@@ -235,6 +197,11 @@ class Dialect(NamedTuple):
     mark: str
     ordered_join: str
     clustered: tuple[str, ...] = ()
+    #: the larger and the smaller of two values
+    greatest: str = "GREATEST"
+    least: str = "LEAST"
+    #: the whole part of a number that is not negative, as an integer
+    whole: str = "FLOOR({})"
 
 
 SQLITE_DIALECT = Dialect(
@@ -253,6 +220,11 @@ SQLITE_DIALECT = Dialect(
     "CROSS JOIN",
     # small rows, looked up by key
     ("events",),
+    # scalar MAX and MIN of two values; CAST truncates, which is the floor of x >= 0 (the
+    # math functions FLOOR is one of are not in every SQLite)
+    "MAX",
+    "MIN",
+    "CAST({} AS INTEGER)",
 )
 
 POSTGRES_DIALECT = Dialect(
@@ -290,10 +262,6 @@ class Statements:
         self.jobs_that_ran = (
             "SELECT instance, id, ranks, nodelist FROM jobs"
             " WHERE state = 'INACTIVE' AND ranks IS NOT NULL"
-        )
-        #: Every instance stored: its number, name, and the instance and job it ran as.
-        self.all_instances = (
-            "SELECT instance, name, parent, parent_jobid FROM instances ORDER BY instance"
         )
         self.instance_by_name = f"SELECT instance FROM instances WHERE name = {m}"
         self.insert_instance = (
@@ -395,114 +363,6 @@ class Statements:
         statements += [self.create_index(index) for index in INDEXES]
         statements.append(self.set_schema_version)
         return statements
-
-    # -- the read side: fluxjournal jobs ------------------------------------------------
-
-    def listing(
-        self, group: str, where: JobFilter, columns: Sequence[str], annotations: bool
-    ) -> tuple[str, list]:
-        """The query of one group of a listing (``pending``, ``running`` or ``inactive``:
-        job-list's three lists, in its orders) and its parameters: ``columns`` (of
-        :data:`LISTING_COLUMNS`), then with ``annotations`` the context of the job's
-        ``alloc`` event (the annotations the scheduler gave its allocation)."""
-        m = self.dialect.mark
-        clauses, params = self._listing_filters(where, nodes=group == "inactive")
-        if group == "inactive":
-            clauses.append(f"j.t_inactive > {m}")
-            params.append(where.since)
-            if where.results is not None:
-                clauses.append(f"j.result IN ({', '.join(m for _ in where.results)})")
-                params += where.results
-            order = "j.t_inactive DESC, j.id DESC"
-        else:
-            states = where.pending if group == "pending" else where.running
-            clauses.append(f"j.state IN ({', '.join(m for _ in states)})")
-            params += states
-            order = (
-                # job-list lists a job with no priority yet as of the lowest, 0
-                "COALESCE(j.priority, 0) DESC, j.id"
-                if group == "pending"
-                else "COALESCE(j.t_run, 0) DESC, j.id"
-            )
-        sql = (
-            f"SELECT {_listing_columns(columns, annotations)} FROM jobs j"
-            f" WHERE {' AND '.join(clauses)} ORDER BY {order}"
-        )
-        if where.limit:
-            sql += f" LIMIT {m}"
-            params.append(where.limit)
-        return sql, params
-
-    def _listing_filters(self, where: JobFilter, nodes: bool) -> tuple[list[str], list]:
-        """The clauses every group shares; ``nodes``: the nodes filter too (``job_nodes``
-        holds the jobs that are over; the few active ones are matched by their reader)."""
-        m = self.dialect.mark
-        clauses: list[str] = []
-        params: list = []
-        if where.instances is not None:
-            clauses.append(f"j.instance IN ({', '.join(m for _ in where.instances)})")
-            params += where.instances
-        if where.userid is not None:
-            clauses.append(f"j.userid = {m}")
-            params.append(where.userid)
-        if where.name is not None:
-            clauses.append(f"j.name = {m}")
-            params.append(where.name)
-        if where.queues:
-            clauses.append(f"j.queue IN ({', '.join(m for _ in where.queues)})")
-            params += where.queues
-        if where.until is not None:
-            clauses.append(f"j.t_submit <= {m} AND (j.t_inactive IS NULL OR j.t_inactive <= {m})")
-            params += [where.until, where.until]
-        for column, values in (("host", where.hosts), ("rank", where.ranks)):
-            if values is not None and nodes:
-                marks = ", ".join(m for _ in values)
-                clauses.append(
-                    "EXISTS (SELECT 1 FROM job_nodes n WHERE n.instance = j.instance"
-                    f" AND n.jobid = j.id AND n.{column} IN ({marks}))"
-                )
-                params += values
-        return clauses, params
-
-    def listing_by_id(
-        self, jobid: int, where: JobFilter, columns: Sequence[str], annotations: bool
-    ) -> tuple[str, list]:
-        """The query of the jobs of one job ID: one per instance that has it."""
-        m = self.dialect.mark
-        clauses, params = [f"j.id = {m}"], [jobid]
-        if where.instances is not None:
-            clauses.append(f"j.instance IN ({', '.join(m for _ in where.instances)})")
-            params += where.instances
-        sql = (
-            f"SELECT {_listing_columns(columns, annotations)} FROM jobs j"
-            f" WHERE {' AND '.join(clauses)}"
-        )
-        return sql + " ORDER BY j.instance", params
-
-    def job_counts(self, where: JobFilter) -> tuple[str, list]:
-        """How many jobs there are of each state and result (``--stats``), in the
-        instances and queues of ``where``."""
-        m = self.dialect.mark
-        clauses, params = ["1 = 1"], []
-        if where.instances is not None:
-            clauses.append(f"instance IN ({', '.join(m for _ in where.instances)})")
-            params += where.instances
-        if where.queues:
-            clauses.append(f"queue IN ({', '.join(m for _ in where.queues)})")
-            params += where.queues
-        sql = (
-            f"SELECT state, result, COUNT(*) FROM jobs WHERE {' AND '.join(clauses)}"
-            " GROUP BY state, result"
-        )
-        return sql, params
-
-
-def _listing_columns(columns: Sequence[str], annotations: bool) -> str:
-    unknown = set(columns) - set(LISTING_COLUMNS)
-    if unknown:
-        raise ValueError(f"not a column of a listing: {', '.join(sorted(unknown))}")
-    text = ", ".join(f"j.{name}" for name in columns)
-    return text + f", ({ALLOC_CONTEXT})" if annotations else text
 
 
 SQLITE = Statements(SQLITE_DIALECT)

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fluxjournal._switch import core
-from fluxjournal.storage import schema
+from fluxjournal.storage import queries, schema
 from fluxjournal.storage.contract import (
     JobCursor,
     StoredJob,
@@ -351,6 +351,7 @@ class SQLiteArchive:
     files reads it while the ingester writes, as SQLite's read-only WAL rules allow."""
 
     statements = SQL
+    queries = queries.SQLITE
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
