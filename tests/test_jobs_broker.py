@@ -74,11 +74,12 @@ def mix(broker: LocalBroker) -> None:
     job = broker.run("submit", "sleep", "300").strip()
     broker.run("job", "wait-event", job, "start")
     broker.run("cancel", "-m", "no longer needed", job)
-    # a dependency never satisfied: on a job still running that then fails (flux refuses
-    # one on a job that has already failed)
-    failing = ["--job-name=averyveryverylongjobname", "sh", "-c", "sleep 1; exit 4"]
+    # a dependency never satisfied: on a job held until the dependent one is in, which
+    # then fails (flux refuses a dependency on a job that has already failed)
+    failing = ["--urgency=hold", "--job-name=averyveryverylongjobname", "sh", "-c", "exit 4"]
     failed = broker.run("submit", *failing).strip()
     broker.run("submit", f"--dependency=afterok:{failed}", "true")
+    broker.run("job", "urgency", failed, "default")
     broker.run("job", "wait-event", failed, "clean")
     broker.run("submit", "--urgency=hold", "--setattr=system.project=alpha", "true")
     quiet(broker)
