@@ -32,7 +32,7 @@ from fluxjournal.storage.factory import is_postgres
 
 EXIT_ERROR = 1
 EXIT_STATUSES = "exit status: 0 done (a stop by SIGTERM too), 1 error, 2 bad usage, 130 SIGINT"
-COMMANDS = ("ingest", "tail", "jobs", "bench")
+COMMANDS = ("ingest", "tail", "jobs", "report", "bench")
 #: The simulated history of ``--simulate`` without a number.
 DEFAULT_SIMULATED_JOBS = 2000
 #: How many levels of nested instances ``--recursive`` follows by default.
@@ -235,6 +235,64 @@ def jobs_defaults(args: argparse.Namespace) -> None:
     args.queue_list = [queue for text in args.queue for queue in text.split(",")]
 
 
+def _report_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of core counts: {text!r}") from None
+    if not sizes or sizes != sorted(set(sizes)) or sizes[0] < 1:
+        raise argparse.ArgumentTypeError(f"core counts must rise from 1 or more: {text!r}")
+    return sizes
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    """``fluxjournal report``: usage and utilization over a period."""
+    from fluxjournal.reading.report import DEFAULT_SIZES, groupings
+    from fluxjournal.reading.reportout import UNITS
+
+    ap = argparse.ArgumentParser(
+        prog="fluxjournal report",
+        description="Usage and utilization of the archived instances over a period "
+        "(default: yesterday, midnight to midnight): cores and nodes allocated, down and "
+        "idle; jobs, results, core- and node-hours, queue waits and runtimes by user, "
+        "bank, project or queue; core-hours by job size; and --plot draws it.",
+        epilog="exit status: 0 done, 1 error, 2 bad usage",
+    )
+    ap.add_argument("--db", required=True, type=_database, metavar="PATH|URL")
+    ap.add_argument("--since", metavar="WHEN", help="the period's start (with no --until: to now)")
+    ap.add_argument("--until", metavar="WHEN", help="the period's end")
+    ap.add_argument("--instance", action="append", metavar="NAME", help="this instance only")
+    ap.add_argument("-u", "--user", metavar="USER|UID", help="this user's jobs only")
+    for flag, what in (("queue", "queues"), ("project", "projects"), ("bank", "banks")):
+        ap.add_argument(
+            f"--{flag}",
+            action="extend",
+            type=_names,
+            default=[],
+            metavar="NAMES",
+            help=f"these {what} only (comma-separated)",
+        )
+    ap.add_argument(
+        "--by",
+        action="append",
+        choices=groupings(),
+        help="usage by this (again for several; default user)",
+    )
+    ap.add_argument("--top", type=_count, default=0, metavar="N", help="the N first of each --by")
+    ap.add_argument(
+        "--sizes",
+        type=_report_sizes,
+        default=list(DEFAULT_SIZES),
+        metavar="N,N,...",
+        help="job size bins, by core count (default %(default)s)",
+    )
+    ap.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    ap.add_argument("--units", choices=UNITS, default="hours")
+    ap.add_argument("--plot", metavar="FILE.png|FILE.svg", help="draw the report (matplotlib)")
+    ap.add_argument("--bin", metavar="hour|day|week|SECONDS", help="the plot's bins")
+    return ap
+
+
 def _add_output_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     ap.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -324,7 +382,13 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
     _add_output_options(tail)
     # jobs first: its -q (a queue) takes a value, the others' -q (quiet) none, and the
     # last parser's meaning of an option is what split_command reads
-    return {"jobs": _jobs_parser(), None: report, "ingest": ingest, "tail": tail}
+    return {
+        "jobs": _jobs_parser(),
+        "report": _report_parser(),
+        None: report,
+        "ingest": ingest,
+        "tail": tail,
+    }
 
 
 def _option_nargs(flag: str, takes: dict[str, Any]) -> Any:
@@ -400,6 +464,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command.main(rest)
     parser = known[name]
     args = parser.parse_args(rest)
+    if name == "report":
+        from fluxjournal.commands.report import command as report_command
+
+        if args.by is None:
+            args.by = ["user"]
+        if args.plot and not args.plot.endswith((".png", ".svg")):
+            parser.error("--plot writes a .png or an .svg file")
+        return report_command(args, sys.stdout, sys.stderr)
     if name == "jobs":
         from fluxjournal.commands.jobs import command as list_jobs
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from fluxjournal.storage import queries, schema
+from fluxjournal.storage import schema
 from fluxjournal.storage.contract import (
     JobCursor,
     StoredJob,
@@ -32,6 +32,8 @@ from fluxjournal.storage.contract import (
     finished_job_nodes,
     job_nodes_of,
 )
+from fluxjournal.storage.queries import POSTGRES as POSTGRES_QUERIES
+from fluxjournal.storage.queries import POSTGRES_REPORT
 
 log = logging.getLogger("fluxjournal.store")  # named by what it reports on, as engine.log
 
@@ -440,7 +442,8 @@ class PostgresArchive:
     SELECT on its tables is all it needs."""
 
     statements = SQL
-    queries = queries.POSTGRES
+    queries = POSTGRES_QUERIES
+    report_queries = POSTGRES_REPORT
 
     def __init__(self, url: str) -> None:
         psycopg = _psycopg()

@@ -174,3 +174,259 @@ def _listing_columns(columns: Sequence[str], annotations: bool) -> str:
 
 SQLITE = Queries(SQLITE_DIALECT)
 POSTGRES = Queries(POSTGRES_DIALECT)
+
+
+# -- fluxjournal report ------------------------------------------------------------------
+
+
+class ReportFilter(NamedTuple):
+    """Which jobs a report counts (None: no filter) and the period it covers."""
+
+    instance: int
+    start: float
+    end: float
+    #: the present: where the allocation of a job still running ends
+    now: float
+    userid: int | None = None
+    queues: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+    banks: tuple[str, ...] = ()
+
+
+#: The schema version that added ``resource_events`` (an older archive has no capacity).
+RESOURCE_EVENTS_SINCE = 4
+#: What ``fluxjournal report --by`` groups by, and the column that holds it.
+GROUPINGS = {"user": "userid", "bank": "bank", "project": "project", "queue": "queue"}
+#: The states of a job that holds an allocation and is not over.
+HOLDING_STATES = ("RUN", "CLEANUP")
+#: The base of every report query: the jobs that may have held resources in the period or
+#: ended in it, with where their allocation started and ended (``s``, ``e``: alloc to
+#: free, or clean, or the present, clipped to the period), and the period (``p``).
+_REPORT_COLUMNS = (
+    "instance",
+    "id",
+    "userid",
+    "queue",
+    "project",
+    "bank",
+    "ncores",
+    "nnodes",
+    "ranks",
+    "result",
+    "t_submit",
+    "t_run",
+    "t_cleanup",
+    "t_inactive",
+)
+
+
+class ReportQueries:
+    """The SQL of ``fluxjournal report`` in one store's dialect: each query's text and
+    its parameters, for one :class:`ReportFilter`."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def _base(self, where: ReportFilter, filtered: bool) -> tuple[str, list]:
+        d = self.dialect
+        m = d.mark
+        real = d.types["real"]
+        columns = ", ".join(f"j.{name}" for name in _REPORT_COLUMNS)
+        # by the job's own entries (its key), last first: MAX(timestamp) would have the
+        # planner walk the events' time index instead
+        free = (
+            "(SELECT f.timestamp FROM events f WHERE f.instance = j.instance"
+            " AND f.jobid = j.id AND f.name = 'free' ORDER BY f.position DESC LIMIT 1)"
+        )
+        clauses = ["j.instance = " + m]
+        params: list = [where.instance]
+        if filtered:
+            for column, values in (
+                ("queue", where.queues),
+                ("project", where.projects),
+                ("bank", where.banks),
+            ):
+                if values:
+                    clauses.append(f"j.{column} IN ({', '.join(m for _ in values)})")
+                    params += values
+            if where.userid is not None:
+                clauses.append(f"j.userid = {m}")
+                params.append(where.userid)
+        shared = " AND ".join(clauses)
+        holding = ", ".join(f"'{state}'" for state in HOLDING_STATES)
+        # jobs over after the start (an index range), and the few still holding resources
+        base = (
+            f"SELECT {columns}, {free} AS t_free FROM jobs j WHERE {shared} AND j.t_inactive > {m}"
+            f" UNION ALL SELECT {columns}, {free} AS t_free FROM jobs j WHERE {shared}"
+            f" AND j.state IN ({holding})"
+        )
+        period = "SELECT " + ", ".join(
+            f"CAST({m} AS {real}) AS {name}" for name in ("s0", "e0", "now0")
+        )
+        spans = (
+            "SELECT b.*, p.s0, p.e0,"
+            f" CASE WHEN b.t_run IS NULL THEN NULL ELSE {d.greatest}(b.t_run, p.s0) END AS s,"
+            f" {d.least}(COALESCE(b.t_free, b.t_inactive, p.now0), p.e0) AS e"
+            " FROM base b CROSS JOIN p"
+        )
+        sql = f"WITH p AS ({period}), base AS ({base}), spans AS ({spans}) "
+        return sql, [where.start, where.end, where.now, *params, where.start, *params]
+
+    def usage(self, where: ReportFilter, grouping: str) -> tuple[str, list]:
+        """Per group: the jobs over in the period and their results, the core- and
+        node-seconds held in it, the mean wait of the jobs started in it, the mean
+        runtime of the jobs over in it."""
+        key = GROUPINGS[grouping]
+        sql, params = self._base(where, filtered=True)
+        over = "t_inactive >= s0 AND t_inactive < e0"
+        started = "t_run >= s0 AND t_run < e0"
+        results = ", ".join(
+            f"SUM(CASE WHEN {over} AND result = '{result}' THEN 1 ELSE 0 END)"
+            for result in ("COMPLETED", "FAILED", "CANCELED", "TIMEOUT")
+        )
+        sql += (
+            f"SELECT {key}, SUM(CASE WHEN {over} THEN 1 ELSE 0 END), {results},"
+            " SUM(CASE WHEN e > s THEN ncores * (e - s) ELSE 0 END),"
+            " SUM(CASE WHEN e > s THEN nnodes * (e - s) ELSE 0 END),"
+            f" AVG(CASE WHEN {started} THEN t_run - t_submit END),"
+            f" AVG(CASE WHEN {over} AND t_run IS NOT NULL THEN t_cleanup - t_run END)"
+            f" FROM spans GROUP BY {key}"
+        )
+        return sql, params
+
+    def ranked(
+        self, where: ReportFilter, grouping: str | None, measure: str, bin_width: float | None
+    ) -> tuple[str, list]:
+        """The values a median or a percentile is taken of, per group (or per bin of
+        ``bin_width`` seconds): ``wait`` (submit to alloc) of the jobs started in the
+        period, ``runtime`` of those over in it; only the rows around the median and
+        the 95th percentile of each group, with their rank and the group's count."""
+        sql, params = self._base(where, filtered=grouping is not None)
+        if measure == "wait":
+            value, chosen = "t_run - t_submit", "t_run >= s0 AND t_run < e0"
+            moment = "t_run"
+        else:
+            value = "t_cleanup - t_run"
+            chosen = "t_inactive >= s0 AND t_inactive < e0 AND t_run IS NOT NULL"
+            moment = "t_inactive"
+        if bin_width is not None:
+            key = self.dialect.whole.format(f"({moment} - s0) / {float(bin_width)!r}")
+        else:
+            key = GROUPINGS[grouping] if grouping else "0"
+        whole = self.dialect.whole
+        sql += (
+            f"SELECT k, v, rn, n FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v)"
+            " - 1 AS rn, COUNT(*) OVER (PARTITION BY k) AS n FROM"
+            f" (SELECT {key} AS k, {value} AS v FROM spans WHERE {chosen}) chosen) numbered"
+            f" WHERE rn = {whole.format('0.5 * (n - 1)')}"
+            f" OR rn = {whole.format('0.5 * (n - 1)')} + 1"
+            f" OR rn = {whole.format('0.95 * (n - 1)')}"
+            f" OR rn = {whole.format('0.95 * (n - 1)')} + 1 ORDER BY k, rn"
+        )
+        return sql, params
+
+    def sizes(self, where: ReportFilter, bounds: Sequence[int]) -> tuple[str, list]:
+        """Jobs and core-seconds held in the period, binned by the job's core count:
+        bin i holds ``bounds[i] <= ncores < bounds[i + 1]`` (the last has no top)."""
+        sql, params = self._base(where, filtered=True)
+        cases = " ".join(
+            f"WHEN ncores < {int(bound)} THEN {index - 1}" for index, bound in enumerate(bounds)
+        )
+        sql += (
+            f"SELECT CASE {cases} ELSE {len(bounds) - 1} END AS bin, COUNT(*),"
+            " SUM(ncores * (e - s)) FROM spans WHERE e > s GROUP BY 1 ORDER BY 1"
+        )
+        return sql, params
+
+    def allocated(self, where: ReportFilter) -> tuple[str, list]:
+        """Core-seconds held by every job in the period."""
+        sql, params = self._base(where, filtered=False)
+        sql += "SELECT SUM(ncores * (e - s)), COUNT(*) FROM spans WHERE e > s"
+        return sql, params
+
+    def running(self, where: ReportFilter) -> tuple[str, list]:
+        """The jobs still holding resources that held some in the period: id, ranks,
+        start, end (few: what a machine runs at once)."""
+        sql, params = self._base(where, filtered=False)
+        sql += "SELECT id, ranks, s, e FROM spans WHERE e > s AND t_inactive IS NULL"
+        return sql, params
+
+    def held_on(self, where: ReportFilter, rank: int, start: float, end: float) -> tuple:
+        """The jobs over that held ``rank`` between ``start`` and ``end`` (within the
+        period): id, start, end."""
+        m = self.dialect.mark
+        sql, params = self._base(where, filtered=False)
+        sql += (
+            "SELECT spans.id, spans.s, spans.e FROM spans JOIN job_nodes n"
+            " ON n.instance = spans.instance AND n.jobid = spans.id"
+            f" WHERE spans.e > spans.s AND n.rank = {m} AND spans.s < {m} AND spans.e > {m}"
+        )
+        return sql, [*params, rank, end, start]
+
+    def node_union(self, where: ReportFilter) -> tuple[str, list]:
+        """Per rank, the seconds of the period it was held by at least one job that is
+        over (``job_nodes``): the length of the union of their spans on it."""
+        sql, params = self._base(where, filtered=False)
+        sql += (
+            ", held AS (SELECT n.rank, spans.s, spans.e FROM spans JOIN job_nodes n"
+            " ON n.instance = spans.instance AND n.jobid = spans.id WHERE spans.e > spans.s),"
+            " ordered AS (SELECT rank, s, e, MAX(e) OVER (PARTITION BY rank ORDER BY s, e"
+            " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM held)"
+            " SELECT rank, SUM(CASE WHEN before IS NULL OR before <= s THEN e - s"
+            " WHEN e > before THEN e - before ELSE 0 END) FROM ordered GROUP BY rank"
+        )
+        return sql, params
+
+    def job_r(self, instance: int, jobids: Sequence[int]) -> tuple[str, list]:
+        """The R of some jobs (their cores on each rank)."""
+        m = self.dialect.mark
+        marks = ", ".join(m for _ in jobids)
+        return f"SELECT id, R FROM jobs WHERE instance = {m} AND id IN ({marks})", [
+            instance,
+            *jobids,
+        ]
+
+    def binned(self, where: ReportFilter, bin_width: float) -> tuple[str, list]:
+        """Per bin of ``bin_width`` seconds from the start: the core-seconds held by the
+        jobs whose span lies in that bin alone (the others come by :meth:`spanning`)."""
+        sql, params = self._base(where, filtered=False)
+        w = float(bin_width)
+        first = self.dialect.whole.format(f"(s - s0) / {w!r}")
+        last = self.dialect.whole.format(f"(e - s0) / {w!r}")
+        sql += (
+            f"SELECT {first}, SUM(ncores * (e - s)) FROM spans WHERE e > s AND {first} = {last}"
+            " GROUP BY 1"
+        )
+        return sql, params
+
+    def spanning(self, where: ReportFilter, bin_width: float) -> tuple[str, list]:
+        """The jobs whose span in the period crosses a bin's edge: cores, start, end."""
+        sql, params = self._base(where, filtered=False)
+        w = float(bin_width)
+        first = self.dialect.whole.format(f"(s - s0) / {w!r}")
+        last = self.dialect.whole.format(f"(e - s0) / {w!r}")
+        sql += f"SELECT ncores, s, e FROM spans WHERE e > s AND {first} < {last}"
+        return sql, params
+
+    def endings(self, where: ReportFilter, bin_width: float) -> tuple[str, list]:
+        """Per bin: how many jobs ended with each result."""
+        sql, params = self._base(where, filtered=True)
+        key = self.dialect.whole.format(f"(t_inactive - s0) / {float(bin_width)!r}")
+        sql += (
+            f"SELECT {key}, result, COUNT(*) FROM spans"
+            " WHERE t_inactive >= s0 AND t_inactive < e0 GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        return sql, params
+
+    def resource_events(self, instance: int) -> tuple[str, list]:
+        """The instance's resource eventlog, in order, with the R of each definition."""
+        m = self.dialect.mark
+        return (
+            "SELECT timestamp, name, context, R FROM resource_events"
+            f" WHERE instance = {m} ORDER BY position",
+            [instance],
+        )
+
+
+SQLITE_REPORT = ReportQueries(SQLITE_DIALECT)
+POSTGRES_REPORT = ReportQueries(POSTGRES_DIALECT)

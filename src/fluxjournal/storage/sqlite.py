@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fluxjournal._switch import core
-from fluxjournal.storage import queries, schema
+from fluxjournal.storage import schema
 from fluxjournal.storage.contract import (
     JobCursor,
     StoredJob,
@@ -32,6 +32,8 @@ from fluxjournal.storage.contract import (
     finished_record_nodes,
     job_nodes_of,
 )
+from fluxjournal.storage.queries import SQLITE as SQLITE_QUERIES
+from fluxjournal.storage.queries import SQLITE_REPORT
 
 #: How long a write waits for another process's write lock before it gives up.
 LOCK_TIMEOUT = 10.0
@@ -351,7 +353,8 @@ class SQLiteArchive:
     files reads it while the ingester writes, as SQLite's read-only WAL rules allow."""
 
     statements = SQL
-    queries = queries.SQLITE
+    queries = SQLITE_QUERIES
+    report_queries = SQLITE_REPORT
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)

@@ -1,0 +1,129 @@
+"""``fluxjournal report``: usage and utilization of the archived instances over a period,
+as a table, CSV or JSON, and drawn (``--plot``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime, timedelta
+from typing import Any, TextIO
+
+from fluxjournal.reading import archive as archived
+from fluxjournal.reading import plots, report, reportout
+from fluxjournal.reading.timewords import parse_when
+from fluxjournal.storage.contract import StoreError
+from fluxjournal.storage.factory import open_archive
+from fluxjournal.storage.queries import ReportFilter
+
+EXIT_ERROR = 1
+PROGRAM = "fluxjournal report"
+#: ``--bin`` words, and the bin chosen for a period up to a length.
+BIN_WORDS = {"hour": 3600.0, "day": 86400.0, "week": 604800.0}
+BIN_FOR_PERIOD = ((2 * 86400.0, "hour"), (62 * 86400.0, "day"))
+#: Most bins a plot draws: a smaller --bin is refused.
+MOST_BINS = 2000
+
+
+def last_full_day(now: float) -> tuple[float, float]:
+    """Yesterday, midnight to midnight (local time): sreport's default period."""
+    today = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (today - timedelta(days=1)).timestamp(), today.timestamp()
+
+
+def period(args: argparse.Namespace, now: float) -> tuple[float, float]:
+    """The period ``--since``/``--until`` name (a missing end: the last full day's)."""
+    start, end = last_full_day(now)
+    if args.since is not None:
+        start = parse_when(args.since, now)
+        end = now
+    if args.until is not None:
+        end = parse_when(args.until, now)
+    if end <= start:
+        raise ValueError(f"the period ends before it starts ({args.since} to {args.until})")
+    return start, end
+
+
+def bin_width(args: argparse.Namespace, start: float, end: float) -> float:
+    """``--bin``, or hours for up to two days, days for up to two months, else weeks."""
+    if args.bin is not None:
+        width = BIN_WORDS.get(args.bin)
+        if width is None:
+            width = float(args.bin)
+    else:
+        length = end - start
+        word = next((w for limit, w in BIN_FOR_PERIOD if length <= limit), "week")
+        width = BIN_WORDS[word]
+    if width <= 0 or (end - start) / width > MOST_BINS:
+        raise ValueError(f"--bin {args.bin}: at most {MOST_BINS} bins a plot")
+    return width
+
+
+def _instances(store: Any, names: list[str] | None) -> list[archived.Instance]:
+    known = archived.instances(store)
+    if not names:
+        top = [i for i in known if i.parent is None]
+        if not top:
+            raise StoreError(f"{store.location} holds no instance")
+        return top
+    by_name = {i.name: i for i in known}
+    for name in names:
+        if name not in by_name:
+            held = ", ".join(sorted(by_name)) or "none"
+            raise StoreError(f"{store.location} holds no instance {name} (it holds: {held})")
+    return [by_name[name] for name in names]
+
+
+def _report(store: Any, args: argparse.Namespace, where: ReportFilter) -> tuple:
+    util = report.utilization(store, where)
+    by = {g: report.usage(store, where, g)[: args.top or None] for g in args.by}
+    sizes = report.sizes(store, where, args.sizes)
+    return util, by, sizes
+
+
+def command(args: argparse.Namespace, out: TextIO, err: TextIO, now: float | None = None) -> int:
+    """Run ``fluxjournal report``; ``now`` is the present (the clock's when None)."""
+    now = time.time() if now is None else now
+    try:
+        start, end = period(args, now)
+        width = bin_width(args, start, end) if args.plot else None
+        with open_archive(args.db) as store:
+            chosen = _instances(store, args.instance)
+            if args.plot and len(chosen) > 1:
+                raise ValueError("--plot draws one instance: name it with --instance")
+            userid = archived.userid_of(args.user) if args.user else None
+            reports = []
+            for instance in chosen:
+                where = ReportFilter(
+                    instance.number,
+                    start,
+                    end,
+                    now,
+                    userid,
+                    tuple(args.queue),
+                    tuple(args.project),
+                    tuple(args.bank),
+                )
+                util, by, sizes = _report(store, args, where)
+                reports.append((instance.name, util, by, sizes))
+                if args.plot:
+                    series = report.series(store, where, width)
+                    users = report.usage(store, where, "user")
+                    data = plots.figure_data(series, users)
+                    plots.draw(args.plot, data, instance.name, start, end)
+    except (StoreError, ValueError, archived.SelectionError, plots.PlotUnavailable) as exc:
+        err.write(f"{PROGRAM}: ERROR: {exc}\n")
+        return EXIT_ERROR
+    if args.format == "json":
+        objects = [reportout.as_dict(name, start, end, *rest) for name, *rest in reports]
+        out.write(json.dumps(objects[0] if len(objects) == 1 else objects, indent=1) + "\n")
+        return 0
+    for name, util, by, sizes in reports:
+        sections = reportout.tables(name, start, end, util, by, sizes, args.units)
+        if args.format == "csv":
+            out.write(reportout.csv_text(sections))
+        else:
+            out.write(reportout.text(name, start, end, sections))
+    if args.plot:
+        err.write(f"{PROGRAM}: wrote {args.plot}\n")
+    return 0
