@@ -82,7 +82,11 @@ def draw(path: str, data: dict[str, Any], instance: str, start: float, end: floa
     """Write the figure of ``data`` (:func:`figure_data`) to ``path`` (.png or .svg)."""
     plt = _pyplot()
     times = [datetime.fromtimestamp(t) for t in data["bins"]]
-    width = data["bin_seconds"] / 86400.0 * 0.9  # matplotlib's dates are days
+    # matplotlib's dates are days; the last bin ends with the period
+    widths = [(min(t + data["bin_seconds"], end) - t) / 86400.0 * 0.9 for t in data["bins"]]
+    middles = [
+        datetime.fromtimestamp((t + min(t + data["bin_seconds"], end)) / 2) for t in data["bins"]
+    ]
     bin_name = _bin_name(data["bin_seconds"])
     fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), constrained_layout=True)
     (util, wait), (ends, users) = axes
@@ -107,8 +111,8 @@ def draw(path: str, data: dict[str, Any], instance: str, start: float, end: floa
     util.legend(loc="upper right", fontsize="small")
     median = [v if v is not None else float("nan") for v in data["wait_median"]]
     p95 = [v if v is not None else float("nan") for v in data["wait_p95"]]
-    wait.plot(times, median, marker="o", color="#0072B2", label="median")
-    wait.plot(times, p95, marker="s", linestyle="--", color="#D55E00", label="95th percentile")
+    wait.plot(middles, median, marker="o", color="#0072B2", label="median")
+    wait.plot(middles, p95, marker="s", linestyle="--", color="#D55E00", label="95th percentile")
     wait.set_title(f"Queue wait of the jobs started each {bin_name}")
     wait.set_ylabel("seconds, submit to alloc")
     wait.legend(loc="upper right", fontsize="small")

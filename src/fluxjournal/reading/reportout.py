@@ -147,12 +147,8 @@ def tables(
         ):
             capacity = seconds["capacity"]
             rows.append([name, str(total), *(_amount(seconds[p], units, capacity) for p in PARTS)])
-        sections.append(
-            (
-                f"Utilization ({unit_name} of {'capacity' if units == 'percent' else 'resource'})",
-                rows,
-            )
-        )
+        of = "capacity" if units == "percent" else "resource"
+        sections.append((f"Utilization ({unit_name} of {of})", rows))
     for grouping, lines in by.items():
         total = sum(line.core_seconds for line in lines)
         nodes_total = sum(line.node_seconds for line in lines)
