@@ -96,7 +96,7 @@ def draw(path: str, data: dict[str, Any], instance: str, start: float, end: floa
         util.bar(
             times,
             data[part],
-            width,
+            widths,
             bottom=bottom,
             color=color,
             hatch=hatch,
@@ -123,7 +123,7 @@ def draw(path: str, data: dict[str, Any], instance: str, start: float, end: floa
         ends.bar(
             times,
             counts,
-            width,
+            widths,
             bottom=bottom,
             color=color,
             hatch=hatch,
