@@ -19,6 +19,7 @@ Times are seconds.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -30,6 +31,8 @@ from fluxjournal.storage.queries import GROUPINGS, RESOURCE_EVENTS_SINCE, Report
 
 #: The percentiles of the waits and runtimes.
 MEDIAN, P95 = 0.5, 0.95
+#: Less than this of a bin left at the period's end is rounding, not one more bin.
+BIN_ROUNDING = 1e-9
 #: ``--sizes``' default bins: job core counts.
 DEFAULT_SIZES = (1, 8, 64, 512)
 RESULTS = ("completed", "failed", "canceled", "timeout")
@@ -96,6 +99,8 @@ def usage(archive: Any, where: ReportFilter, grouping: str) -> list[Usage]:
     lines = []
     for row in archive.rows(*queries.usage(where, grouping)):
         group, jobs, completed, failed, canceled, timeout, cores, nodes, wait, runtime = row
+        if not jobs and not cores and wait is None:
+            continue  # a group of jobs that touched the period in no way counted here
         lines.append(
             Usage(
                 group,
@@ -288,7 +293,8 @@ def series(archive: Any, where: ReportFilter, width: float) -> Series:
     """Core-seconds of capacity, allocated and down per bin; the median and 95th
     percentile wait of the jobs started in each bin; the jobs ended in each, by result."""
     queries = archive.report_queries
-    count = max(int(-(-(where.end - where.start) // width)), 1)
+    # the bins that cover the period (a last one cut short), not one more for a rounding
+    count = max(math.ceil((where.end - where.start) / width - BIN_ROUNDING), 1)
     starts = [where.start + index * width for index in range(count)]
     allocated = [0.0] * count
     for index, seconds in archive.rows(*queries.binned(where, width)):
