@@ -43,6 +43,9 @@ from fluxjournal.storage.factory import open_store
 from fluxjournal.testing import SimulatedFlux
 
 DEFAULT_SIZES = (10_000, 1_000_000)
+#: The jobs still pending or running in both archives: what a busy instance has at once
+#: (the archive grows with the jobs that are over, not with the load).
+ACTIVE_JOBS = 500
 #: A user and a node of the simulated instances.
 USER, HOST = "1001", "node2"
 LISTINGS = (
@@ -61,14 +64,15 @@ def build(url: str, jobs: int, seed: int) -> None:
     """Ingest a simulated instance of ``jobs`` jobs into the archive at ``url``."""
     with open_store(url) as store:
         instance = store.instance(INSTANCE_NAME, "bench")
-        engine.run(SimulatedFlux(jobs=jobs, seed=seed), store, instance, once=True)
+        simulated = SimulatedFlux(jobs=jobs, active=ACTIVE_JOBS, seed=seed)
+        engine.run(simulated, store, instance, once=True)
 
 
 def sqlite_archive(folder: Path, jobs: int, seed: int) -> str:
     """The SQLite archive of ``jobs`` jobs in ``folder``, built when it is not there."""
-    path = folder / f"listing-{jobs}-{seed}.db"
+    path = folder / f"listing-{jobs}-{ACTIVE_JOBS}-{seed}.db"
     if not path.exists():
-        partial = folder / f"listing-{jobs}-{seed}.partial.db"
+        partial = folder / f"listing-{jobs}-{ACTIVE_JOBS}-{seed}.partial.db"
         for stale in folder.glob(partial.name + "*"):
             stale.unlink()
         build(str(partial), jobs, seed)
@@ -81,7 +85,7 @@ def postgres_archive(url: str, jobs: int, seed: int) -> str:
     import psycopg
     import psycopg.conninfo
 
-    schema = f"fluxjournal_listing_{jobs}_{seed}"
+    schema = f"fluxjournal_listing_{jobs}_{ACTIVE_JOBS}_{seed}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         made = admin.execute(

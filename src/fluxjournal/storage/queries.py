@@ -101,22 +101,34 @@ class Queries:
         return sql, params
 
     def _listing_filters(self, where: JobFilter, nodes: bool) -> tuple[list[str], list]:
-        """The clauses every group shares; ``nodes``: the nodes filter too (``job_nodes``
-        holds the jobs that are over; the few active ones are matched by their reader)."""
+        """The clauses every group shares; ``nodes``: the inactive group, whose order an
+        index of the filter's column serves, and whose nodes filter is ``job_nodes``'s.
+        In the active groups (``nodes`` False) the filters' columns are written as
+        expressions (``col + 0``, ``col || ''``): an index of them is then not taken, so
+        that the state's index leads (the active jobs are few, one user's or queue's jobs
+        ever may be millions)."""
         m = self.dialect.mark
+
+        def column(name: str) -> str:
+            if nodes:
+                return f"j.{name}"
+            return f"(j.{name} + 0)" if name in ("instance", "userid") else f"(j.{name} || '')"
+
         clauses: list[str] = []
         params: list = []
         if where.instances is not None:
-            clauses.append(f"j.instance IN ({', '.join(m for _ in where.instances)})")
+            marks = ", ".join(m for _ in where.instances)
+            clauses.append(f"{column('instance')} IN ({marks})")
             params += where.instances
         if where.userid is not None:
-            clauses.append(f"j.userid = {m}")
+            clauses.append(f"{column('userid')} = {m}")
             params.append(where.userid)
         if where.name is not None:
-            clauses.append(f"j.name = {m}")
+            clauses.append(f"{column('name')} = {m}")
             params.append(where.name)
         if where.queues:
-            clauses.append(f"j.queue IN ({', '.join(m for _ in where.queues)})")
+            marks = ", ".join(m for _ in where.queues)
+            clauses.append(f"{column('queue')} IN ({marks})")
             params += where.queues
         if where.until is not None:
             clauses.append(f"j.t_submit <= {m} AND (j.t_inactive IS NULL OR j.t_inactive <= {m})")
