@@ -79,61 +79,87 @@ def interpolated(rows: Sequence[tuple], fraction: float) -> float | None:
     return low + (high - low) * (position - below)
 
 
-def percentiles(rows: Sequence[tuple]) -> dict[Any, tuple[float | None, float | None]]:
-    """Per group, the median and the 95th percentile of the ranked rows (group, value,
-    rank, count)."""
-    grouped: dict[Any, list[tuple]] = defaultdict(list)
-    for group, value, rank, count in rows:
-        grouped[group].append((value, rank, count))
+def percentiles(rows: Sequence[tuple]) -> dict[tuple[str, Any], tuple[float | None, ...]]:
+    """Per measure and group, the median and the 95th percentile of the ranked rows
+    (measure, group, value, rank, count)."""
+    grouped: dict[tuple[str, Any], list[tuple]] = defaultdict(list)
+    for measure, group, value, rank, count in rows:
+        grouped[(measure, group)].append((value, rank, count))
     return {
-        group: (interpolated(values, MEDIAN), interpolated(values, P95))
-        for group, values in grouped.items()
+        key: (interpolated(values, MEDIAN), interpolated(values, P95))
+        for key, values in grouped.items()
     }
+
+
+#: The sums of a row of the usage query after its group and size bin, and where the
+#: core-seconds and the count of jobs that held resources stand among them.
+USAGE_SUMS, CORES_AT, HELD_AT = 12, 5, 7
+
+
+def _mean(total: Any, count: Any) -> float | None:
+    return float(total) / int(count) if count else None
+
+
+def summary(
+    archive: Any, where: ReportFilter, grouping: str, bounds: Sequence[int]
+) -> tuple[list[Usage], list[dict[str, Any]]]:
+    """The usage of each group (most core-hours first) and the job sizes: two passes
+    over the period's jobs, one of sums, one of the ranks of waits and runtimes."""
+    queries = archive.report_queries
+    ranked = percentiles(archive.rows(*queries.ranked(where, grouping, None)))
+    groups: dict[Any, list] = {}
+    bins: dict[int, list] = defaultdict(lambda: [0, 0.0])
+    for row in archive.rows(*queries.usage(where, grouping, bounds)):
+        group, size, *sums = row
+        line = groups.setdefault(group, [0] * USAGE_SUMS)
+        for index, value in enumerate(sums):
+            line[index] += value or 0
+        bins[int(size)][0] += int(sums[HELD_AT] or 0)
+        bins[int(size)][1] += float(sums[CORES_AT] or 0.0)
+    lines = []
+    for group, sums in groups.items():
+        jobs, completed, failed, canceled, timeout, cores, nodes, _, waits, started = sums[:10]
+        runtimes, ran = sums[10], sums[11]
+        if not jobs and not cores and not started:
+            continue  # jobs that touched the period in no way counted here
+        lines.append(
+            Usage(
+                group,
+                int(jobs),
+                int(completed),
+                int(failed),
+                int(canceled),
+                int(timeout),
+                float(cores),
+                float(nodes),
+                _mean(waits, started),
+                *ranked.get(("wait", group), (None, None)),
+                _mean(runtimes, ran),
+                ranked.get(("runtime", group), (None, None))[0],
+            )
+        )
+    lines.sort(key=lambda line: (-line.core_seconds, str(line.group)))
+    return lines, _sizes(bins, bounds)
 
 
 def usage(archive: Any, where: ReportFilter, grouping: str) -> list[Usage]:
     """The usage of each group, most core-hours first."""
-    queries = archive.report_queries
-    waits = percentiles(archive.rows(*queries.ranked(where, grouping, "wait", None)))
-    runtimes = percentiles(archive.rows(*queries.ranked(where, grouping, "runtime", None)))
-    lines = []
-    for row in archive.rows(*queries.usage(where, grouping)):
-        group, jobs, completed, failed, canceled, timeout, cores, nodes, wait, runtime = row
-        if not jobs and not cores and wait is None:
-            continue  # a group of jobs that touched the period in no way counted here
-        lines.append(
-            Usage(
-                group,
-                int(jobs or 0),
-                int(completed or 0),
-                int(failed or 0),
-                int(canceled or 0),
-                int(timeout or 0),
-                float(cores or 0.0),
-                float(nodes or 0.0),
-                wait,
-                *waits.get(group, (None, None)),
-                runtime,
-                runtimes.get(group, (None, None))[0],
-            )
-        )
-    lines.sort(key=lambda line: (-line.core_seconds, str(line.group)))
-    return lines
+    return summary(archive, where, grouping, DEFAULT_SIZES)[0]
 
 
 def sizes(archive: Any, where: ReportFilter, bounds: Sequence[int]) -> list[dict[str, Any]]:
     """Jobs and core-seconds held in the period, per bin of job core counts."""
-    found = {
-        int(b): (int(n), float(c or 0.0))
-        for b, n, c in archive.rows(*archive.report_queries.sizes(where, bounds))
-    }
+    return summary(archive, where, "user", bounds)[1]
+
+
+def _sizes(found: dict[int, list], bounds: Sequence[int]) -> list[dict[str, Any]]:
     out = []
     for index, low in enumerate(bounds):
         high = bounds[index + 1] - 1 if index + 1 < len(bounds) else None
         jobs, seconds = found.get(index, (0, 0.0))
         out.append({"cores": [low, high], "jobs": jobs, "core_seconds": seconds})
     below = found.get(-1)
-    if below:
+    if below and below[0]:
         out.insert(0, {"cores": [0, bounds[0] - 1], "jobs": below[0], "core_seconds": below[1]})
     return out
 
@@ -219,16 +245,20 @@ def node_seconds_held(archive: Any, where: ReportFilter, running: list[tuple]) -
     return sum(per_rank.values())
 
 
-def utilization(archive: Any, where: ReportFilter) -> Utilization | None:
+def utilization(
+    archive: Any, where: ReportFilter, allocated: float | None = None
+) -> Utilization | None:
     """Capacity, allocated, down and idle of the period; None without a stored resource
-    eventlog (nothing says what the capacity was)."""
+    eventlog (nothing says what the capacity was). ``allocated``: the core-seconds held,
+    when a summary of every job has summed them already."""
     res = resources(archive, where)
     if res is None or res.defined is None:
         return None
     queries = archive.report_queries
     counted = res.counted(where.start, min(where.end, where.now))
     length = counted.end - counted.start if counted else 0.0
-    ((allocated, _),) = archive.rows(*queries.allocated(where))
+    if allocated is None:
+        ((allocated, _),) = archive.rows(*queries.allocated(where))
     running = list(archive.rows(*queries.running(where)))
     down = down_segments(archive, where, res, running)
     core_capacity = res.total_cores * length
@@ -310,7 +340,8 @@ def series(archive: Any, where: ReportFilter, width: float) -> Series:
         running = list(archive.rows(*queries.running(where)))
         for a, b, cores, _ in down_segments(archive, where, res, running):
             _spread(down, where.start, width, a, b, cores)
-    waits = percentiles(archive.rows(*queries.ranked(where, None, "wait", width)))
+    ranked = percentiles(archive.rows(*queries.ranked(where, None, width)))
+    waits = {group: value for (measure, group), value in ranked.items() if measure == "wait"}
     endings = {result: [0] * count for result in RESULTS}
     for index, result, number in archive.rows(*queries.endings(where, width)):
         if result and result.lower() in endings and 0 <= int(index) < count:

@@ -239,7 +239,12 @@ class ReportQueries:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
-    def _base(self, where: ReportFilter, filtered: bool) -> tuple[str, list]:
+    def _base(
+        self, where: ReportFilter, filtered: bool, free_needed: bool = True
+    ) -> tuple[str, list]:
+        """The ``p``, ``base`` and ``spans`` of every report query. ``free_needed``:
+        where allocations end matters (a lookup of each job's ``free`` entry, the
+        costliest part of a report); the waits and runtimes do without."""
         d = self.dialect
         m = d.mark
         real = d.types["real"]
@@ -249,6 +254,8 @@ class ReportQueries:
         free = (
             "(SELECT f.timestamp FROM events f WHERE f.instance = j.instance"
             " AND f.jobid = j.id AND f.name = 'free' ORDER BY f.position DESC LIMIT 1)"
+            if free_needed
+            else f"CAST(NULL AS {real})"
         )
         clauses = ["j.instance = " + m]
         params: list = [where.instance]
@@ -284,69 +291,71 @@ class ReportQueries:
         sql = f"WITH p AS ({period}), base AS ({base}), spans AS ({spans}) "
         return sql, [where.start, where.end, where.now, *params, where.start, *params]
 
-    def usage(self, where: ReportFilter, grouping: str) -> tuple[str, list]:
-        """Per group: the jobs over in the period and their results, the core- and
-        node-seconds held in it, the mean wait of the jobs started in it, the mean
-        runtime of the jobs over in it."""
+    def usage(self, where: ReportFilter, grouping: str, bounds: Sequence[int]) -> tuple[str, list]:
+        """Per group and per job size (bin i: ``bounds[i] <= ncores < bounds[i + 1]``,
+        -1 below the first; one pass gives the usage and the sizes): the jobs over in
+        the period and their results, the core- and node-seconds held in it, the jobs
+        that held resources in it, the sum and count of the waits of the jobs started
+        in it and of the runtimes of those over in it."""
         key = GROUPINGS[grouping]
         sql, params = self._base(where, filtered=True)
+        size = " ".join(
+            f"WHEN ncores < {int(bound)} THEN {index - 1}" for index, bound in enumerate(bounds)
+        )
         over = "t_inactive >= s0 AND t_inactive < e0"
         started = "t_run >= s0 AND t_run < e0"
         results = ", ".join(
             f"SUM(CASE WHEN {over} AND result = '{result}' THEN 1 ELSE 0 END)"
             for result in ("COMPLETED", "FAILED", "CANCELED", "TIMEOUT")
         )
+        ran = f"{over} AND t_run IS NOT NULL"
         sql += (
-            f"SELECT {key}, SUM(CASE WHEN {over} THEN 1 ELSE 0 END), {results},"
+            f"SELECT {key}, CASE {size} ELSE {len(bounds) - 1} END,"
+            f" SUM(CASE WHEN {over} THEN 1 ELSE 0 END), {results},"
             " SUM(CASE WHEN e > s THEN ncores * (e - s) ELSE 0 END),"
             " SUM(CASE WHEN e > s THEN nnodes * (e - s) ELSE 0 END),"
-            f" AVG(CASE WHEN {started} THEN t_run - t_submit END),"
-            f" AVG(CASE WHEN {over} AND t_run IS NOT NULL THEN t_cleanup - t_run END)"
-            f" FROM spans GROUP BY {key}"
+            " SUM(CASE WHEN e > s THEN 1 ELSE 0 END),"
+            f" SUM(CASE WHEN {started} THEN t_run - t_submit END),"
+            f" SUM(CASE WHEN {started} THEN 1 ELSE 0 END),"
+            f" SUM(CASE WHEN {ran} THEN t_cleanup - t_run END),"
+            f" SUM(CASE WHEN {ran} THEN 1 ELSE 0 END)"
+            " FROM spans GROUP BY 1, 2"
         )
         return sql, params
 
     def ranked(
-        self, where: ReportFilter, grouping: str | None, measure: str, bin_width: float | None
+        self, where: ReportFilter, grouping: str | None, bin_width: float | None
     ) -> tuple[str, list]:
-        """The values a median or a percentile is taken of, per group (or per bin of
-        ``bin_width`` seconds): ``wait`` (submit to alloc) of the jobs started in the
-        period, ``runtime`` of those over in it; only the rows around the median and
-        the 95th percentile of each group, with their rank and the group's count."""
-        sql, params = self._base(where, filtered=grouping is not None)
-        if measure == "wait":
-            value, chosen = "t_run - t_submit", "t_run >= s0 AND t_run < e0"
-            moment = "t_run"
-        else:
-            value = "t_cleanup - t_run"
-            chosen = "t_inactive >= s0 AND t_inactive < e0 AND t_run IS NOT NULL"
-            moment = "t_inactive"
-        if bin_width is not None:
-            key = self.dialect.whole.format(f"({moment} - s0) / {float(bin_width)!r}")
-        else:
-            key = GROUPINGS[grouping] if grouping else "0"
+        """The values the medians and 95th percentiles are taken of, per group (or per
+        bin of ``bin_width`` seconds) and measure: ``wait`` (submit to alloc) of the jobs
+        started in the period, ``runtime`` of those over in it; only the rows around the
+        median and the 95th percentile, with their rank and the count. One pass."""
+        sql, params = self._base(where, filtered=True, free_needed=False)
         whole = self.dialect.whole
+        # each job's wait and runtime, side by side in one pass over the spans
+        if bin_width is not None:
+            width = float(bin_width)
+            wait_key = whole.format(f"(t_run - s0) / {width!r}")
+            runtime_key = whole.format(f"(t_inactive - s0) / {width!r}")
+        else:
+            wait_key = runtime_key = GROUPINGS[grouping] if grouping else "0"
+        started = "t_run >= s0 AND t_run < e0"
+        over = "t_inactive >= s0 AND t_inactive < e0 AND t_run IS NOT NULL"
+        both = (
+            "SELECT CASE WHEN w.m = 0 THEN 'wait' ELSE 'runtime' END AS m,"
+            f" CASE WHEN w.m = 0 THEN {wait_key} ELSE {runtime_key} END AS k,"
+            " CASE WHEN w.m = 0 THEN t_run - t_submit ELSE t_cleanup - t_run END AS v"
+            " FROM spans CROSS JOIN (SELECT 0 AS m UNION ALL SELECT 1) w"
+            f" WHERE (w.m = 0 AND {started}) OR (w.m = 1 AND {over})"
+        )
         sql += (
-            f"SELECT k, v, rn, n FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v)"
-            " - 1 AS rn, COUNT(*) OVER (PARTITION BY k) AS n FROM"
-            f" (SELECT {key} AS k, {value} AS v FROM spans WHERE {chosen}) chosen) numbered"
+            "SELECT m, k, v, rn, n FROM (SELECT m, k, v, ROW_NUMBER() OVER"
+            " (PARTITION BY m, k ORDER BY v) - 1 AS rn, COUNT(*) OVER (PARTITION BY m, k) AS n"
+            f" FROM ({both}) chosen) numbered"
             f" WHERE rn = {whole.format('0.5 * (n - 1)')}"
             f" OR rn = {whole.format('0.5 * (n - 1)')} + 1"
             f" OR rn = {whole.format('0.95 * (n - 1)')}"
-            f" OR rn = {whole.format('0.95 * (n - 1)')} + 1 ORDER BY k, rn"
-        )
-        return sql, params
-
-    def sizes(self, where: ReportFilter, bounds: Sequence[int]) -> tuple[str, list]:
-        """Jobs and core-seconds held in the period, binned by the job's core count:
-        bin i holds ``bounds[i] <= ncores < bounds[i + 1]`` (the last has no top)."""
-        sql, params = self._base(where, filtered=True)
-        cases = " ".join(
-            f"WHEN ncores < {int(bound)} THEN {index - 1}" for index, bound in enumerate(bounds)
-        )
-        sql += (
-            f"SELECT CASE {cases} ELSE {len(bounds) - 1} END AS bin, COUNT(*),"
-            " SUM(ncores * (e - s)) FROM spans WHERE e > s GROUP BY 1 ORDER BY 1"
+            f" OR rn = {whole.format('0.95 * (n - 1)')} + 1 ORDER BY m, k, rn"
         )
         return sql, params
 
