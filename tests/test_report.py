@@ -177,3 +177,87 @@ def test_json_has_the_documented_keys(archive):
     assert set(data["by"][0]["runtime"]) == {"mean", "median"}
     total = sum(line["core_hours"] for line in data["by"])
     assert total == pytest.approx(ref.allocated(JOBS_OF, start, end, NOW) / 3600)
+
+
+# -- the command: table, CSV, JSON, plots, errors --------------------------------------
+
+
+def run_report(url: str, *args: str) -> tuple[str, str, int]:
+    import io
+
+    from fluxjournal.commands import main as cli
+    from fluxjournal.commands.report import command
+
+    parsed = cli.parsers()["report"].parse_args(["--db", url, *args])
+    parsed.by = parsed.by or ["user"]
+    out, err = io.StringIO(), io.StringIO()
+    status = command(parsed, out, err, now=NOW)
+    return out.getvalue(), err.getvalue(), status
+
+
+def _url(archive) -> str:
+    return getattr(archive, "path", None) or next(
+        db.url for db in _ARCHIVES.values() if db.kind == "postgres"
+    )
+
+
+def test_table_csv_and_json_tell_the_same(archive):
+    start, end = PERIODS["middle"]
+    period = ("--since", repr(start), "--until", repr(end))
+    url = _url(archive)
+    text, err, status = run_report(url, *period, "--by", "user", "--units", "seconds")
+    assert (err, status) == ("", 0)
+    data = json.loads(run_report(url, *period, "--format", "json")[0])
+    for line in data["by"]:
+        row = next(r for r in text.splitlines() if r.split() and r.split()[0] == line["user"])
+        assert float(row.split()[6]) == pytest.approx(line["core_hours"] * 3600, abs=0.01)
+    rows = run_report(url, *period, "--format", "csv")[0].splitlines()
+    assert rows[0].startswith("# ") and any(r.startswith("user,jobs,") for r in rows)
+    assert data["period"] == {"start": start, "end": end}
+
+
+def test_the_plot_is_written_and_draws_the_report(archive, tmp_path):
+    pytest.importorskip("matplotlib")
+    from fluxjournal.reading import plots
+
+    start, end = PERIODS["all"]
+    for name in ("week.png", "week.svg"):
+        path = tmp_path / name
+        _, err, status = run_report(
+            _url(archive), "--since", repr(start), "--until", repr(end), "--plot", str(path)
+        )
+        assert status == 0, err
+        head = path.read_bytes()[:200]
+        assert head.startswith(b"\x89PNG") if name.endswith("png") else b"<svg" in head
+    series = report.series(archive, where("all"), (end - start) / 6)
+    data = plots.figure_data(series, report.usage(archive, where("all"), "user"))
+    assert sum(data["allocated"]) == pytest.approx(ref.allocated(JOBS_OF, start, end, NOW) / 3600)
+    ended = sum(1 for job in JOBS_OF.values() if job.t_clean and start <= job.t_clean < end)
+    assert sum(sum(counts) for counts in data["endings"].values()) == ended
+    users = ref.usage_by_user(JOBS_OF, start, end, NOW)
+    top = max(users, key=lambda user: users[user]["core_seconds"])
+    assert data["top_users"][0][1] == pytest.approx(users[top]["core_seconds"] / 3600)
+
+
+def test_without_matplotlib_one_line_says_how_to_install(archive, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    _, err, status = run_report(_url(archive), "--since=-1d", "--plot", str(tmp_path / "x.png"))
+    assert status == 1
+    assert (
+        err
+        == "fluxjournal report: ERROR: --plot needs matplotlib: pip install 'fluxjournal[plot]'\n"
+    )
+
+
+def test_errors_are_one_line(tmp_path):
+    _, err, status = run_report(str(tmp_path / "none.db"), "--since=-1d")
+    assert (
+        status == 1 and err == f"fluxjournal report: ERROR: no database at {tmp_path / 'none.db'}\n"
+    )
+
+
+def test_a_period_that_ends_before_it_starts_is_refused(archive):
+    _, err, status = run_report(_url(archive), "--since=-1h", "--until=-2h")
+    assert status == 1 and "ends before it starts" in err
