@@ -60,18 +60,24 @@ def ingest(impl, url: str, journal: str) -> None:
 _ARCHIVES: dict = {}
 
 
-@pytest.fixture(params=("sqlite", "postgres"))
-def archive(request, impl, tmp_path_factory):
-    """The recorded journal ingested by core ``impl`` into a store of each kind (made
-    once for all the cases)."""
+def recorded_archive(request, impl, tmp_path_factory, kept: dict, journals: tuple) -> str:
+    """The URL of a store of the kind ``request`` names holding ``journals`` ingested in
+    turn by core ``impl``: made once for all the cases (``kept``)."""
     key = (request.param, impl.__name__)
-    if key not in _ARCHIVES:
+    if key not in kept:
         postgres = request.param == "postgres"
         cluster = request.getfixturevalue("postgres_cluster") if postgres else None
         db = Database.new(request.param, tmp_path_factory.mktemp("archive"), cluster)
-        ingest(impl, db.url, "journal.jsonl")
-        _ARCHIVES[key] = db
-    return _ARCHIVES[key].url
+        for journal in journals:
+            ingest(impl, db.url, journal)
+        kept[key] = db
+    return kept[key].url
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def archive(request, impl, tmp_path_factory):
+    """The recorded journal ingested by core ``impl`` into a store of each kind."""
+    return recorded_archive(request, impl, tmp_path_factory, _ARCHIVES, ("journal.jsonl",))
 
 
 def run_jobs(url: str, args: list[str]) -> tuple[str, str, int]:
@@ -112,15 +118,8 @@ _PURGED: dict = {}
 def purged_archive(request, impl, tmp_path_factory):
     """The journal, then the journal of the same instance after ``flux job purge``
     (ingested as a restart), in a store of each kind."""
-    key = (request.param, impl.__name__)
-    if key not in _PURGED:
-        postgres = request.param == "postgres"
-        cluster = request.getfixturevalue("postgres_cluster") if postgres else None
-        db = Database.new(request.param, tmp_path_factory.mktemp("purged"), cluster)
-        ingest(impl, db.url, "journal.jsonl")
-        ingest(impl, db.url, "journal-after-purge.jsonl")
-        _PURGED[key] = db
-    return _PURGED[key].url
+    journals = ("journal.jsonl", "journal-after-purge.jsonl")
+    return recorded_archive(request, impl, tmp_path_factory, _PURGED, journals)
 
 
 @pytest.mark.parametrize("case", RECORDED["after_purge"], ids=_case_id)

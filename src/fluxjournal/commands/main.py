@@ -7,6 +7,8 @@
 - ``fluxjournal tail``: print events (:mod:`fluxjournal.commands.tail`);
 - ``fluxjournal jobs``: list the stored jobs as ``flux jobs`` does
   (:mod:`fluxjournal.commands.jobs`, over :mod:`fluxjournal.reading`);
+- ``fluxjournal report``: usage and utilization over a period
+  (:mod:`fluxjournal.commands.report`, over :mod:`fluxjournal.reading`);
 - ``fluxjournal bench``: the benchmark comparisons (:mod:`fluxjournal.bench`).
 
 Options may stand before or after the command name. Exit status: 0 done, 1 error, 2 bad

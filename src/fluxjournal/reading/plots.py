@@ -78,6 +78,26 @@ def _bin_name(width: float) -> str:
     return f"{width / SECONDS_PER_HOUR:g} h"
 
 
+def _stacked(axis: Any, times: list, widths: list, parts: dict[str, list]) -> None:
+    """Bars of each bin, one part on the other, in each part's color and hatch."""
+    bottom = [0.0] * len(times)
+    for name, values in parts.items():
+        color, hatch = STYLE[name]
+        axis.bar(
+            times,
+            values,
+            widths,
+            bottom=bottom,
+            color=color,
+            hatch=hatch,
+            edgecolor="black",
+            linewidth=0.3,
+            label=name,
+            align="edge",
+        )
+        bottom = [b + v for b, v in zip(bottom, values)]
+
+
 def draw(path: str, data: dict[str, Any], instance: str, start: float, end: float) -> None:
     """Write the figure of ``data`` (:func:`figure_data`) to ``path`` (.png or .svg)."""
     plt = _pyplot()
@@ -90,22 +110,7 @@ def draw(path: str, data: dict[str, Any], instance: str, start: float, end: floa
     bin_name = _bin_name(data["bin_seconds"])
     fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), constrained_layout=True)
     (util, wait), (ends, users) = axes
-    bottom = [0.0] * len(times)
-    for part in ("allocated", "idle", "down"):
-        color, hatch = STYLE[part]
-        util.bar(
-            times,
-            data[part],
-            widths,
-            bottom=bottom,
-            color=color,
-            hatch=hatch,
-            edgecolor="black",
-            linewidth=0.3,
-            label=part,
-            align="edge",
-        )
-        bottom = [b + v for b, v in zip(bottom, data[part])]
+    _stacked(util, times, widths, {part: data[part] for part in ("allocated", "idle", "down")})
     util.set_title(f"Utilization per {bin_name}")
     util.set_ylabel("core-hours")
     util.legend(loc="upper right", fontsize="small")
@@ -116,23 +121,7 @@ def draw(path: str, data: dict[str, Any], instance: str, start: float, end: floa
     wait.set_title(f"Queue wait of the jobs started each {bin_name}")
     wait.set_ylabel("seconds, submit to alloc")
     wait.legend(loc="upper right", fontsize="small")
-    bottom = [0.0] * len(times)
-    for result in RESULTS:
-        color, hatch = STYLE[result]
-        counts = data["endings"][result]
-        ends.bar(
-            times,
-            counts,
-            widths,
-            bottom=bottom,
-            color=color,
-            hatch=hatch,
-            edgecolor="black",
-            linewidth=0.3,
-            label=result,
-            align="edge",
-        )
-        bottom = [b + v for b, v in zip(bottom, counts)]
+    _stacked(ends, times, widths, {result: data["endings"][result] for result in RESULTS})
     ends.set_title(f"Jobs ended each {bin_name}, by result")
     ends.set_ylabel("jobs")
     ends.legend(loc="upper right", fontsize="small")
