@@ -90,10 +90,25 @@ def _open_replay(path: str, resources_path: str | None = None) -> Source:
     return Source(handle, f"replay of {path}", name, False, line_of, resources)
 
 
+#: A simulation's resources change once per this many of its live job events (``--live``,
+#: ``--posted``, ``--rate`` scaled down alike).
+SIMULATED_JOB_EVENTS_PER_RESOURCE_CHANGE = 100
+
+
 def _open_simulation(jobs: int, seed: int, live: int, rate: float | None, posted: int) -> Source:
     from fluxjournal.testing import SimulatedFlux
 
-    handle = SimulatedFlux(jobs=jobs, seed=seed, live=live, rate=rate, posted=posted)
+    per = SIMULATED_JOB_EVENTS_PER_RESOURCE_CHANGE
+    handle = SimulatedFlux(
+        jobs=jobs,
+        seed=seed,
+        live=live,
+        rate=rate,
+        posted=posted,
+        resource_live=live // per,
+        resource_posted=posted // per,
+        resource_rate=None if rate is None else rate / per,
+    )
     described = f"simulated instance ({jobs} jobs, seed {seed}, {live} live events)"
     # a simulated handle serves any thread: its resource journal is read on it too
     name = f"simulated:{seed}:{jobs}"
