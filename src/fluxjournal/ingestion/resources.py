@@ -7,9 +7,10 @@ it defined), then ``{"events": []}``, then each entry as it is posted. An entry'
 always the eventlog's first N entries: so a run skips the first N entries the journal
 sends, once it has checked that entry N - 1 is the stored last one (the same timestamp and
 name; else the database holds another eventlog under this instance's name, and nothing is
-written). Rows are written in transactions of their own, the history's in batches, each
-live entry at once: a batch a crash interrupts is not stored, and the next run finds its
-entries in the history again.
+written). Rows are written in transactions of their own, the history's in batches, live
+entries at most :data:`COMMIT_INTERVAL` after they came (fewer writes for the job
+journal's writer to wait for): a batch a crash interrupts is not stored, and the next run
+finds its entries in the history again.
 
 The journal is read on a Flux handle and a database connection of their own, in a thread
 beside the job journal's (:class:`Follower`): a wait for the response of one stream of a
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -37,6 +40,8 @@ log = logging.getLogger("fluxjournal.ingest")  # named by the command (see engin
 
 #: Most rows of the history held before they are written.
 BATCH_ENTRIES = 1000
+#: Longest a live entry waits before its transaction commits.
+COMMIT_INTERVAL = 0.5
 #: The errors of a first answer that mean the instance offers no resource journal to this
 #: user (no resource module, or not allowed): its jobs are stored all the same.
 UNAVAILABLE = frozenset({errno.ENOSYS, errno.EPERM})
@@ -128,10 +133,16 @@ def run(
     stream = JournalStream(handle, topic=RESOURCE_TOPIC, body={})
     responses = bad = history_events = 0
     in_history = available = True
+    commit_by = math.inf
     try:
         while not stop_requested():
+            now = time.monotonic()
+            if ingest.pending and now >= commit_by:
+                ingest.flush()
+                commit_by = math.inf
+            wait = WAKE_INTERVAL if math.isinf(commit_by) else max(commit_by - now, 0.0)
             try:
-                payload = stream.next(WAKE_INTERVAL)
+                payload = stream.next(wait)
             except TimeoutError:
                 continue
             except OSError as exc:
@@ -163,8 +174,10 @@ def run(
                     break
                 continue
             ingest.take(response)
-            if not in_history or len(ingest.pending) >= BATCH_ENTRIES:
+            if len(ingest.pending) >= BATCH_ENTRIES:
                 ingest.flush()
+            elif not in_history and ingest.pending and math.isinf(commit_by):
+                commit_by = time.monotonic() + COMMIT_INTERVAL
         ingest.flush()
     finally:
         if not stream.ended:
