@@ -244,9 +244,12 @@ def test_replay_resources(database, capsys):
     assert len(stored(database)) == 6
 
 
-def test_a_replay_without_its_resources_follows_none(database, caplog):
-    caplog.set_level(logging.INFO, logger="fluxjournal")
-    assert cli.main(["ingest", "--db", database.url, "--replay", str(JOB_CAPTURE), "-v"]) == 0
+def test_a_replay_without_its_resources_follows_none_and_says_so_under_v(database, capsys):
+    command = ["ingest", "--db", database.url, "--replay", str(JOB_CAPTURE)]
+    assert cli.main(command) == 0
+    assert "resource" not in capsys.readouterr().err
+    assert cli.main([*command, "-v"]) == 0
+    assert "no resource journal to follow" in capsys.readouterr().err
     assert database.rows("SELECT COUNT(*) FROM resource_events")[0][0] == 0
 
 

@@ -185,7 +185,7 @@ class Fleet:
         if not self.follow_resources:
             return None
         if source.resources is None:
-            log.info("%s: no resource journal to follow (--replay-resources)", target.label)
+            log.debug("%s: no resource journal to follow (--replay-resources)", target.label)
             return None
         return resources.Follower(
             source.resources, self.db, number, target.label, once=self.once, stop_requested=stop

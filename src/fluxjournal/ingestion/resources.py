@@ -32,7 +32,7 @@ from fluxjournal._switch import core as active_core
 from fluxjournal.errors import MalformedResponse
 from fluxjournal.ingestion.engine import WAKE_INTERVAL, IngestError
 from fluxjournal.ingestion.stream import JournalStream
-from fluxjournal.storage.contract import Store
+from fluxjournal.storage.contract import Store, StoreBusy
 from fluxjournal.storage.factory import open_store
 from fluxjournal.wire.protocol import RESOURCE_TOPIC
 
@@ -42,6 +42,8 @@ log = logging.getLogger("fluxjournal.ingest")  # named by the command (see engin
 BATCH_ENTRIES = 1000
 #: Longest a live entry waits before its transaction commits.
 COMMIT_INTERVAL = 0.5
+#: How many times the last write of a run is tried while the database is busy.
+LAST_WRITE_TRIES = 3
 #: The errors of a first answer that mean the instance offers no resource journal to this
 #: user (no resource module, or not allowed): its jobs are stored all the same.
 UNAVAILABLE = frozenset({errno.ENOSYS, errno.EPERM})
@@ -109,11 +111,20 @@ class ResourceIngest:
 
     def flush(self) -> None:
         """Write the waiting rows in one transaction. They are handed over first: rows
-        whose write failed are not written again by this run (the next finds them)."""
+        whose write failed are not written again by this run (the next finds them), but
+        for a write that found the database held by another writer (the job journal's,
+        building its indexes, say) for longer than it waits: nothing was written, so the
+        rows wait for the next flush."""
         rows, self.pending = self.pending, []
-        if rows:
+        if not rows:
+            return
+        try:
             self.store.write_resource_events(rows)
-            self.stored_events += len(rows)
+        except StoreBusy as exc:
+            log.debug("resource entries wait: %s", exc)
+            self.pending = rows + self.pending
+            return
+        self.stored_events += len(rows)
 
 
 def run(
@@ -139,7 +150,7 @@ def run(
             now = time.monotonic()
             if ingest.pending and now >= commit_by:
                 ingest.flush()
-                commit_by = math.inf
+                commit_by = now + COMMIT_INTERVAL if ingest.pending else math.inf
             wait = WAKE_INTERVAL if math.isinf(commit_by) else max(commit_by - now, 0.0)
             try:
                 payload = stream.next(wait)
@@ -168,9 +179,12 @@ def run(
             if in_history and not len(response):  # the end of the history
                 ingest.history_over()
                 ingest.flush()
+                if ingest.pending:  # the database was busy: again in a while
+                    commit_by = time.monotonic() + COMMIT_INTERVAL
                 in_history = False
                 history_events = ingest.seen
                 if once:
+                    _flush_before_the_end(ingest, label)
                     break
                 continue
             ingest.take(response)
@@ -178,12 +192,26 @@ def run(
                 ingest.flush()
             elif not in_history and ingest.pending and math.isinf(commit_by):
                 commit_by = time.monotonic() + COMMIT_INTERVAL
-        ingest.flush()
+        _flush_before_the_end(ingest, label)
     finally:
         if not stream.ended:
             stream.cancel()
     return ResourceResult(
         responses, ingest.stored_events, history_events, bad, available, stream.ended
+    )
+
+
+def _flush_before_the_end(ingest: ResourceIngest, label: str) -> None:
+    """The last write of a run: tried again while the database is busy, up to
+    :data:`LAST_WRITE_TRIES` times; then what waits is left to the next run."""
+    for _ in range(LAST_WRITE_TRIES):
+        ingest.flush()
+        if not ingest.pending:
+            return
+    log.warning(
+        "%s: %d resource entries not stored, the database being busy; the next run stores them",
+        label,
+        len(ingest.pending),
     )
 
 

@@ -29,6 +29,11 @@ class StoreError(Exception):
     """A database that cannot be used: one line that says which and why."""
 
 
+class StoreBusy(StoreError):
+    """Another connection held the database's write lock for longer than a write waits:
+    nothing was written, and the same write may be tried again."""
+
+
 class LeaseHeld(StoreError):
     """Another ingester is writing this instance."""
 

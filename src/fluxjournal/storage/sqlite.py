@@ -25,6 +25,7 @@ from fluxjournal.storage import schema
 from fluxjournal.storage.contract import (
     JobCursor,
     ResourceCursor,
+    StoreBusy,
     StoredJob,
     StoreError,
     Summary,
@@ -129,6 +130,10 @@ class SQLiteStore:
         """SQLite's errors inside, as a :class:`StoreError` that says what they mean."""
         try:
             yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            busy = "locked" in text or "busy" in text
+            raise (StoreBusy if busy else StoreError)(self._explain(exc)) from None
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
 
