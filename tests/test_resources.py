@@ -258,3 +258,18 @@ def test_replay_resources_needs_replay(tmp_path, capsys):
         cli.main(["ingest", "--db", str(tmp_path / "x.db"), "--replay-resources", str(CAPTURE)])
     assert exit_.value.code == 2
     assert "--replay-resources goes with --replay" in capsys.readouterr().err
+
+
+def test_a_database_of_version_3_gets_the_table_in_place(database):
+    with open_store(database.url) as store:
+        instance = store.instance("old", "test")
+    writer = database.connect()
+    writer.execute("DROP TABLE resource_events")
+    writer.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    if database.kind == "postgres":
+        writer.commit()
+    writer.close()
+    ingest(database, simulated(), name="old")
+    assert stored(database, instance) == whole_journal(simulated())
+    (version,) = database.rows("SELECT value FROM meta WHERE key = 'schema_version'")[0]
+    assert int(version) == schema.SCHEMA_VERSION == 4
