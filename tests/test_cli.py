@@ -668,4 +668,4 @@ def test_ingest_stops_cleanly_on_a_signal(tmp_path, signum, status):
     assert out.startswith("stored ")
     assert_consistent(db)
     (stored,) = db_rows(db, "SELECT COUNT(*) FROM events")[0]
-    assert re.search(rf"; {stored:,} events$", out.splitlines()[-1])
+    assert re.search(rf"; {stored:,} events(, [\d,]+ resource events)?$", out.splitlines()[-1])

@@ -1,6 +1,7 @@
 """Exactly once across any stop: ingest is killed with SIGKILL at random moments while a
-simulated instance streams reordered live events and purges old jobs, restarted each time
-on the instance as it then is, and the database compared with the whole journal.
+simulated instance streams reordered live events, purges old jobs and changes its
+resources, restarted each time on the instance as it then is, and the database compared
+with the whole journal (the resource journal's too).
 
 ``FLUXJOURNAL_KILL_POINTS`` sets how many kills the long run makes (the suite makes 60).
 """
@@ -16,7 +17,7 @@ import traceback
 
 import pytest
 
-from fluxjournal.ingestion import engine
+from fluxjournal.ingestion import engine, resources
 from fluxjournal.ingestion.stopping import StopRequest
 from fluxjournal.storage import postgres as postgres_store
 from fluxjournal.storage.factory import open_store
@@ -29,12 +30,44 @@ RATE = 2000.0
 #: it is gone from the backlog, long after a run has stored it.
 KEEP_INACTIVE = 200
 KILL_POINTS = int(os.environ.get("FLUXJOURNAL_KILL_POINTS", "60"))
+#: The resources change once per this many live job events, paced alike.
+PER_RESOURCE_CHANGE = 40
 
 
 def instance_at(posted: int, keep_inactive: int | None = KEEP_INACTIVE) -> SimulatedFlux:
     return SimulatedFlux(
-        jobs=JOBS, seed=11, live=LIVE, posted=posted, keep_inactive=keep_inactive, rate=RATE
+        jobs=JOBS,
+        seed=11,
+        live=LIVE,
+        posted=posted,
+        keep_inactive=keep_inactive,
+        rate=RATE,
+        resource_live=LIVE // PER_RESOURCE_CHANGE,
+        resource_posted=posted // PER_RESOURCE_CHANGE,
+        resource_rate=RATE / PER_RESOURCE_CHANGE,
     )
+
+
+def resource_journal(posted: int) -> list[tuple]:
+    """The resource eventlog once ``posted`` live job events are posted, and the entries
+    the instance posts after it: (timestamp, name, context, R) each."""
+    handle = instance_at(posted)
+    out = []
+    for payload in handle.resource_payloads() + handle.resource_live_payloads():
+        doc = json.loads(payload)
+        out += [(e["timestamp"], e["name"], e["context"], doc.get("R")) for e in doc["events"]]
+    return out
+
+
+def stored_resources(database) -> list[tuple]:
+    """The stored resource entries, checking their positions count from 0 without a gap."""
+    if not database.exists():
+        return []
+    rows = database.rows(
+        "SELECT position, timestamp, name, context, R FROM resource_events ORDER BY position"
+    )
+    assert [row[0] for row in rows] == list(range(len(rows)))
+    return [(t, name, json.loads(c), R and json.loads(R)) for _, t, name, c, R in rows]
 
 
 def full_journal(posted: int) -> dict[int, list[tuple]]:
@@ -110,14 +143,22 @@ def child_error(errors) -> str:
 
 
 def ingest_in_child(database, errors, posted: int, once: bool) -> int:
-    """Fork a process that ingests the instance as it is after ``posted`` live events."""
+    """Fork a process that ingests the instance as it is after ``posted`` live events: its
+    job journal, and its resource journal in a thread beside it, as ``ingest`` does."""
     pid = os.fork()
     if pid == 0:  # the child: ingest until killed (or, with once, to the history's end)
         status = 1
         try:
+            handle = instance_at(posted)
             with open_store(database.url) as store, StopRequest() as stop:
                 number = store.instance("simulated", "test")
-                engine.run(instance_at(posted), store, number, once=once, stop_requested=stop)
+                follower = resources.Follower(
+                    lambda: handle, database.url, number, "test", once=once, stop_requested=stop
+                ).start()
+                engine.run(handle, store, number, once=once, stop_requested=stop)
+                follower.finish()
+                if follower.error is not None:
+                    raise follower.error
             status = 0
         except BaseException:
             with open(errors, "a") as out:
@@ -137,6 +178,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     errors = tmp_path / "errors"
     posted = 0
     counts = []
+    resource_counts = []
     for _ in range(KILL_POINTS):
         pid = ingest_in_child(database, errors, posted, once=False)
         delay = rng.uniform(0.0, 0.3)
@@ -145,7 +187,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
         _, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status), child_error(errors)
         kept = stored(database)
-        counts.append(sum(map(len, kept.values())))
+        resource_counts.append(len(stored_resources(database)))
+        counts.append((sum(map(len, kept.values())), resource_counts[-1]))
         # meanwhile the instance went on, about as far as the killed run had read of the
         # live events: none if it had not stored the whole history yet (an instance that
         # purges jobs nobody stored loses them, and this test is not about that)
@@ -170,8 +213,16 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     assert posted > LIVE // 4  # the instance went well on, with its live events
     purged_since = set(journal) - never_offered - job_ids(backlog(posted))
     assert len(purged_since) > JOBS // 2  # the purge took many jobs the database keeps
-    # the kills fell at many different points of the work
+    # the kills fell at many different points of the work (of both journals)
     assert len(set(counts)) >= KILL_POINTS // 3
+    # the resource eventlog: every entry of the last moment's, once, in order, and a
+    # killed run may have read on further, into what the instance posted after it
+    kept_resources = stored_resources(database)
+    at_last = resource_journal(posted)
+    assert kept_resources == at_last[: len(kept_resources)]
+    everything_posted = len(at_last) - len(instance_at(posted).resource_live_payloads())
+    assert len(kept_resources) >= everything_posted
+    assert len(set(resource_counts)) > 3  # resource rows were stored by many runs
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
@@ -228,3 +279,6 @@ def test_a_postgres_server_restarted_under_a_running_ingest_loses_and_doubles_no
         _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, child_error(errors)
     assert stored(postgres_database) == whole
+    kept_resources = stored_resources(postgres_database)
+    assert kept_resources == resource_journal(0)[: len(kept_resources)]
+    assert len(kept_resources) > len(instance_at(0).resource_payloads())

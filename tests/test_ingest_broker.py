@@ -1,5 +1,6 @@
 """``fluxjournal ingest`` on a real flux-core broker: every jobs row against job-list's
-answer, and SIGKILL at random moments while jobs run.
+answer, and SIGKILL at random moments while jobs run and rank 0 is drained and undrained
+(the resource journal's rows too).
 
 Skipped unless ``flux`` is on PATH and flux-core's Python bindings import.
 """
@@ -59,6 +60,57 @@ def journal_now(broker: LocalBroker) -> dict[int, list[tuple]]:
         out[doc["id"]] = [(e["timestamp"], e["name"], e.get("context", {})) for e in doc["events"]]
 
 
+def resource_journal_now(broker: LocalBroker) -> list[tuple]:
+    """The instance's resource eventlog as the resource journal's history holds it now."""
+    from fluxjournal.ingestion.stream import JournalStream
+    from fluxjournal.wire.protocol import RESOURCE_TOPIC
+
+    stream = JournalStream(broker.handle(), topic=RESOURCE_TOPIC, body={})
+    out = []
+    while True:
+        doc = json.loads(stream.next(30.0))
+        if not doc["events"]:
+            stream.cancel()
+            return out
+        R = doc.get("R")
+        out += [(e["timestamp"], e["name"], e.get("context", {}), R) for e in doc["events"]]
+
+
+def stored_resources(database) -> list[tuple]:
+    rows = database.rows(
+        "SELECT position, timestamp, name, context, R FROM resource_events ORDER BY position"
+    )
+    assert [row[0] for row in rows] == list(range(len(rows)))
+    return [(t, name, json.loads(c), R and json.loads(R)) for _, t, name, c, R in rows]
+
+
+def test_the_resource_journal_is_stored_as_it_is(broker, database):
+    done = subprocess.run(
+        ingest_command(broker.uri, database.url, "--once"),
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = stored_resources(database)
+    assert rows == resource_journal_now(broker)
+    assert "resource-define" in [row[1] for row in rows]
+    assert "resource events" in done.stdout
+
+
+def test_no_resources_on_a_broker(broker, database):
+    done = subprocess.run(
+        ingest_command(broker.uri, database.url, "--once", "--no-resources"),
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert stored_resources(database) == []
+
+
 def stored(database) -> dict[int, list[tuple]]:
     out: dict[int, list[tuple]] = {}
     for jobid, timestamp, name, context in database.rows(
@@ -112,9 +164,16 @@ def test_sigkill_while_jobs_run_loses_nothing_and_doubles_nothing(database, tmp_
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        drained = False
         try:
             kills = 0
             while submitter.poll() is None or kills < 8:
+                # rank 0 drained and undrained in turn: resource entries while ingesting
+                if drained:
+                    broker.run("resource", "undrain", "0")
+                else:
+                    broker.run("resource", "drain", "0", f"test {kills}")
+                drained = not drained
                 child = subprocess.Popen(
                     ingest_command(broker.uri, db, "--quiet"),
                     env=child_env(),
@@ -127,6 +186,8 @@ def test_sigkill_while_jobs_run_loses_nothing_and_doubles_nothing(database, tmp_
                 kills += 1
                 assert kills < 60, "the jobs did not finish"
         finally:
+            if drained:
+                broker.run("resource", "undrain", "0")
             submitter.wait(timeout=300)
         quiet(broker)
         done = subprocess.run(
@@ -138,6 +199,9 @@ def test_sigkill_while_jobs_run_loses_nothing_and_doubles_nothing(database, tmp_
         )
         assert done.returncode == 0, done.stderr
         assert stored(database) == journal_now(broker)
+        resources_now = resource_journal_now(broker)
+        assert stored_resources(database) == resources_now
+        assert sum(row[1] in ("drain", "undrain") for row in resources_now) >= 8
     (counts,) = database.rows(
         "SELECT COUNT(*), COUNT(DISTINCT jobid || ':' || timestamp || name) FROM events"
     )

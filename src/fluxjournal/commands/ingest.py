@@ -90,6 +90,7 @@ def command(args: Any, out: IO[str], err: IO[str]) -> int:
                     stop_requested=stop,
                     progress=None if line is None else line.show,
                     wrap_source=None if record is None else record,
+                    follow_resources=not args.no_resources,
                 )
                 for target in targets:
                     fleet.add(target)
@@ -124,8 +125,10 @@ def _report(
         if args.quiet:
             continue
         skipped = f"; {result.bad_responses} bad responses skipped" if result.bad_responses else ""
+        resources = result.stored_resource_events
+        also = f" and {resources:,} resource events" if resources else ""
         out.write(
-            f"stored {result.stored_events:,} new events of {result.stored_jobs:,} jobs "
+            f"stored {result.stored_events:,} new events of {result.stored_jobs:,} jobs{also} "
             f"from {outcome.description} in {outcome.elapsed:.2f} s{skipped}\n"
         )
         out.write(outcome.summary + "\n")

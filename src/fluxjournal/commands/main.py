@@ -359,6 +359,16 @@ def parsers() -> dict[str | None, argparse.ArgumentParser]:
         metavar="N",
         help=f"with --recursive, how many levels of instances below (default {DEFAULT_MAX_DEPTH})",
     )
+    ingest.add_argument(
+        "--no-resources",
+        action="store_true",
+        help="do not follow the instances' resource journals (resource_events)",
+    )
+    ingest.add_argument(
+        "--replay-resources",
+        metavar="FILE",
+        help="with --replay: the resource journal's recorded payloads, followed too",
+    )
     _add_source_options(ingest, many=True)
     _add_output_options(ingest)
 
@@ -436,6 +446,11 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """What no single option's type can check: exits with a usage error."""
     if getattr(args, "follow", False) and args.replay is not None:
         parser.error("--follow does not apply to --replay: a replay ends with its file")
+    if getattr(args, "replay_resources", None) is not None:
+        if args.replay is None:
+            parser.error("--replay-resources goes with --replay")
+        if args.no_resources:
+            parser.error("--replay-resources and --no-resources say opposite things")
     if args.posted > args.live:
         parser.error(f"--posted {args.posted} is more than the --live events ({args.live})")
     uris = getattr(args, "uri", None)

@@ -76,6 +76,8 @@ class IngestResult(NamedTuple):
     history_events: int
     bad_responses: int
     ended: bool
+    #: the rows its resource journal's follower wrote (see ``ingestion.resources``)
+    stored_resource_events: int = 0
 
 
 #: The largest job id: FLUIDs are 64-bit, the stores' integers signed 64-bit.
@@ -580,7 +582,11 @@ def run(
 
 
 def format_summary(path: str, name: str, summary: Summary) -> str:
-    """One line on what the database holds for an instance: jobs per state, events."""
+    """One line on what the database holds for an instance: jobs per state, events, and
+    resource eventlog entries when it holds any."""
     jobs = sum(count for _, count in summary.jobs_by_state)
     states = ", ".join(f"{state} {count:,}" for state, count in summary.jobs_by_state)
-    return f"{path}, instance {name}: {jobs:,} jobs ({states or 'none'}); {summary.events:,} events"
+    line = f"{path}, instance {name}: {jobs:,} jobs ({states or 'none'}); {summary.events:,} events"
+    if summary.resource_events:
+        line += f", {summary.resource_events:,} resource events"
+    return line

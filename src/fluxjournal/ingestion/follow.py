@@ -8,6 +8,10 @@ known by its ``uri`` memo; while it runs, its journal is followed too, stored un
 ``PARENT/JOBID`` with a link to the parent instance and job, until its stream ends (the
 instance shut down) or, at the latest, :data:`CHILD_GRACE` seconds after its job is over.
 A restart takes each running child up again from its own backlog.
+
+Unless told not to, each instance's resource journal is followed too, by a thread of its
+own beside the job journal's (:mod:`fluxjournal.ingestion.resources`), under the same
+lease: it is stopped and waited for before the lease is given back.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from fluxjournal.ingestion import engine
+from fluxjournal.ingestion import engine, resources
 from fluxjournal.ingestion.sources import Source, open_child
 from fluxjournal.jobid import JobID
 from fluxjournal.storage.contract import leased
@@ -72,8 +76,11 @@ class Fleet:
         progress: Callable[[str], None] | None = None,
         wrap_source: Callable[[Source], Any] | None = None,
         open_child: Callable[[str], Source] = open_child,
+        follow_resources: bool = True,
     ) -> None:
         self.db = db
+        #: whether the instances' resource journals are followed too
+        self.follow_resources = follow_resources
         self.once = once
         self.wait = wait
         self.max_depth = max_depth
@@ -147,18 +154,42 @@ class Fleet:
                     if target.depth < self.max_depth
                     else None
                 )
-                result = engine.run(
-                    source.handle,
-                    store,
-                    number,
-                    once=self.once,
-                    stop_requested=stop,
-                    progress=self.progress if target.depth == 0 else None,
-                    describe_response=source.describe_response,
-                    instance_jobs=children,
-                )
+                follower = self._resources(target, source, number, stop)
+                try:
+                    result = engine.run(
+                        source.handle,
+                        store,
+                        number,
+                        once=self.once,
+                        stop_requested=stop
+                        if follower is None
+                        else lambda: stop() or follower.failed(),
+                        progress=self.progress if target.depth == 0 else None,
+                        describe_response=source.describe_response,
+                        instance_jobs=children,
+                    )
+                finally:
+                    found = follower.finish() if follower is not None else None
+                if follower is not None and follower.error is not None:
+                    raise follower.error
+                if found is not None:
+                    result = result._replace(stored_resource_events=found.stored_events)
                 line = engine.format_summary(store.location, name, store.summary(number))
                 return result, line
+
+    def _resources(
+        self, target: Target, source: Source, number: int, stop: Callable[[], bool]
+    ) -> resources.Follower | None:
+        """The follower of the instance's resource journal, started; None when it is not
+        to be followed."""
+        if not self.follow_resources:
+            return None
+        if source.resources is None:
+            log.debug("%s: no resource journal to follow (--replay-resources)", target.label)
+            return None
+        return resources.Follower(
+            source.resources, self.db, number, target.label, once=self.once, stop_requested=stop
+        ).start()
 
     def follow_child(self, parent: int, parent_name: str, depth: int, jobid: int, uri: str) -> None:
         """Follow the instance that job ``jobid`` of instance ``parent`` is."""

@@ -3,7 +3,8 @@
 - a Flux instance: ``--uri URI`` or ``$FLUX_URI``, through flux-core's Python bindings
   (importable already, or found through ``flux env``);
 - ``--simulate [JOBS]``: :class:`fluxjournal.testing.SimulatedFlux`;
-- ``--replay FILE``: recorded payloads, one per line; the file's end ends the stream.
+- ``--replay FILE``: recorded payloads, one per line; the file's end ends the stream
+  (``--replay-resources FILE``: the resource journal's, which ingest then follows too).
 
 ``--record FILE`` writes the job journal's payloads of any of them to FILE, in the same
 format. A source that cannot be had raises :class:`SourceError` with one line that says
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from typing import IO, Any, Callable, NamedTuple
 
 from fluxjournal.wire.payload import reader_for
-from fluxjournal.wire.protocol import JOB_TOPIC
+from fluxjournal.wire.protocol import JOB_TOPIC, RESOURCE_TOPIC
 
 _NO_INSTANCE_HINT = "point --uri or FLUX_URI at a running instance, or use --simulate"
 
@@ -38,6 +39,9 @@ class Source(NamedTuple):
     live: bool
     #: how to name the n-th response (1-based) in a message: a line of a replayed file
     describe_response: Callable[[int], str]
+    #: how to open a handle of its own on which its resource journal is read (in a thread
+    #: of its own: see ``ingestion.resources``); None: it has no resource journal to read
+    resources: Callable[[], Any] | None = None
 
 
 def response_number(n: int) -> str:
@@ -54,22 +58,28 @@ def open_source(
     live: int = 0,
     rate: float | None = None,
     posted: int = 0,
+    replay_resources: str | None = None,
 ) -> Source:
     """Open the source the options name; a Flux instance when none is named."""
     if replay is not None:
-        return _open_replay(replay)
+        return _open_replay(replay, replay_resources)
     if simulate is not None:
         return _open_simulation(simulate, seed, live, rate, posted)
     return _open_instance(uri)
 
 
-def _open_replay(path: str) -> Source:
+def _open_replay(path: str, resources_path: str | None = None) -> Source:
     from fluxjournal.testing import ReplayFlux
 
     try:
         handle = ReplayFlux.from_file(path, ends=True)
+        resources = None
+        if resources_path is not None:
+            replayed = ReplayFlux.from_file(resources_path, RESOURCE_TOPIC, ends=True)
+            resources = lambda: replayed  # noqa: E731 - one handle, read by one thread
     except OSError as exc:
-        raise SourceError(f"cannot read replay file {path}: {exc.strerror}") from None
+        failed = exc.filename or path
+        raise SourceError(f"cannot read replay file {failed}: {exc.strerror}") from None
     lines = handle.line_numbers
 
     def line_of(n: int) -> str:
@@ -77,15 +87,32 @@ def _open_replay(path: str) -> Source:
         return f"{path}, line {line}"
 
     name = f"replay:{os.path.abspath(path)}"
-    return Source(handle, f"replay of {path}", name, False, line_of)
+    return Source(handle, f"replay of {path}", name, False, line_of, resources)
+
+
+#: A simulation's resources change once per this many of its live job events (``--live``,
+#: ``--posted``, ``--rate`` scaled down alike).
+SIMULATED_JOB_EVENTS_PER_RESOURCE_CHANGE = 100
 
 
 def _open_simulation(jobs: int, seed: int, live: int, rate: float | None, posted: int) -> Source:
     from fluxjournal.testing import SimulatedFlux
 
-    handle = SimulatedFlux(jobs=jobs, seed=seed, live=live, rate=rate, posted=posted)
+    per = SIMULATED_JOB_EVENTS_PER_RESOURCE_CHANGE
+    handle = SimulatedFlux(
+        jobs=jobs,
+        seed=seed,
+        live=live,
+        rate=rate,
+        posted=posted,
+        resource_live=live // per,
+        resource_posted=posted // per,
+        resource_rate=None if rate is None else rate / per,
+    )
     described = f"simulated instance ({jobs} jobs, seed {seed}, {live} live events)"
-    return Source(handle, described, f"simulated:{seed}:{jobs}", False, response_number)
+    # a simulated handle serves any thread: its resource journal is read on it too
+    name = f"simulated:{seed}:{jobs}"
+    return Source(handle, described, name, False, response_number, lambda: handle)
 
 
 def _open_instance(uri: str | None) -> Source:
@@ -96,7 +123,8 @@ def _open_instance(uri: str | None) -> Source:
         from fluxjournal.testing import SimulatedFlux
 
         handle = SimulatedFlux.from_uri(uri)
-        return Source(handle, f"simulated instance {uri}", uri, False, response_number)
+        described = f"simulated instance {uri}"
+        return Source(handle, described, uri, False, response_number, lambda: handle)
     from fluxjournal.wire import bindings
 
     if not bindings.find_bindings():
@@ -113,7 +141,11 @@ def _open_instance(uri: str | None) -> Source:
         raise SourceError(
             f"cannot reach the Flux instance at {uri}: {reason}; {_NO_INSTANCE_HINT}"
         ) from None
-    return Source(handle, f"Flux instance {uri}", instance_name(handle, uri), True, response_number)
+    name = instance_name(handle, uri)
+    # a flux.Flux handle serves one thread: the resource journal's reader opens its own
+    return Source(
+        handle, f"Flux instance {uri}", name, True, response_number, lambda: flux.Flux(uri)
+    )
 
 
 #: The URIs of simulated instances (:meth:`fluxjournal.testing.SimulatedFlux.uri`): the
@@ -203,6 +235,7 @@ def source_from(args: Any) -> Source:
         live=args.live,
         rate=args.rate,
         posted=args.posted,
+        replay_resources=getattr(args, "replay_resources", None),
     )
 
 

@@ -1,9 +1,10 @@
-"""The job-manager journal as a stream of raw responses, for consumers that store them.
+"""A journal as a stream of raw responses, for consumers that store them.
 
-:class:`JournalStream` sends the ``job-manager.events-journal`` request and hands out each
-response's payload bytes in arrival order: backlog, sentinel, live. Nothing is sorted or
-built: ``fluxjournal ingest`` keeps the per-job order the service guarantees and needs no
-more.
+:class:`JournalStream` sends the ``job-manager.events-journal`` request (or, given its
+topic and body, the ``resource.journal`` one) and hands out each response's payload bytes
+in arrival order: backlog, sentinel, live. Nothing is sorted or built: ``fluxjournal
+ingest`` keeps the order the service sends (per job; the resource eventlog's own) and
+needs no more.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from fluxjournal.wire.protocol import FLUX_RPC_NORESPONSE, FLUX_RPC_STREAMING, J
 
 
 class JournalStream:
-    """One streaming request to the job journal; :meth:`next` gives its responses."""
+    """One streaming request to a journal (the job journal unless ``topic`` says
+    otherwise, with ``body`` as its request); :meth:`next` gives its responses."""
 
-    def __init__(self, handle: Any, full: bool = True) -> None:
+    def __init__(
+        self, handle: Any, full: bool = True, topic: str = JOB_TOPIC, body: Any = None
+    ) -> None:
         self.handle = handle
-        self.rpc = handle.rpc(JOB_TOPIC, {"full": full}, 0, FLUX_RPC_STREAMING)
+        self.topic = topic
+        request = {"full": full} if body is None else body
+        self.rpc = handle.rpc(topic, request, 0, FLUX_RPC_STREAMING)
         self.reader = reader_for(self.rpc)
         self.ended = False
 
@@ -50,7 +56,7 @@ class JournalStream:
         """Ask the service to end the stream; what is in flight still comes, then the end."""
         if not self.ended:
             self.handle.rpc(
-                f"{JOB_TOPIC}-cancel",
+                f"{self.topic}-cancel",
                 {"matchtag": self.rpc.pimpl.get_matchtag()},
                 0,
                 FLUX_RPC_NORESPONSE,

@@ -5,8 +5,9 @@ embedded default) or PostgreSQL (:mod:`fluxjournal.storage.postgres`, a ``postgr
 URL or libpq key/value string). Both hold the same tables (:mod:`fluxjournal.storage.schema`) and
 keep the same rule: every write is one transaction holding event rows, the job rows they
 change and so the restart cursor (``jobs.nevents``), so after any stop the database holds
-whole batches only. Each instance is written by one ingester at a time, the holder of its
-lease.
+whole batches only; resource eventlog rows go in transactions of their own, their cursor
+being the rows themselves (``resource_events.position``). Each instance is written by one
+ingester at a time, the holder of its lease.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ LEASE_POLL_INTERVAL = 1.0
 
 class StoreError(Exception):
     """A database that cannot be used: one line that says which and why."""
+
+
+class StoreBusy(StoreError):
+    """Another connection held the database's write lock for longer than a write waits:
+    nothing was written, and the same write may be tried again."""
 
 
 class LeaseHeld(StoreError):
@@ -51,11 +57,21 @@ class StoredJob(NamedTuple):
     R: str | None
 
 
+class ResourceCursor(NamedTuple):
+    """The last stored entry of an instance's resource eventlog: its position (so
+    ``position + 1`` entries are stored), timestamp and name."""
+
+    position: int
+    timestamp: float
+    name: str
+
+
 class Summary(NamedTuple):
     """What one instance's part of the database holds."""
 
     events: int
     jobs_by_state: list[tuple[str, int]]
+    resource_events: int = 0
 
 
 class Store(Protocol):
@@ -73,6 +89,8 @@ class Store(Protocol):
     def active_jobs(self, instance: int) -> dict[int, StoredJob]: ...
     def job(self, instance: int, jobid: int) -> StoredJob: ...
     def write(self, events: Sequence[tuple], jobs: Sequence[tuple]) -> None: ...
+    def resource_cursor(self, instance: int) -> ResourceCursor | None: ...
+    def write_resource_events(self, rows: Sequence[tuple]) -> None: ...
     def defer_indexes(self) -> bool: ...
     def build_indexes(self) -> None: ...
     def summary(self, instance: int) -> Summary: ...

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from fluxjournal.storage import schema
 from fluxjournal.storage.contract import (
     JobCursor,
+    ResourceCursor,
     StoredJob,
     StoreError,
     Summary,
@@ -362,7 +363,17 @@ class PostgresStore:
         def read() -> Summary:
             (events,) = self.db.execute(SQL.count_events, (instance,)).fetchone()
             states = self.db.execute(SQL.count_jobs_by_state, (instance,)).fetchall()
-            return Summary(events, [tuple(r) for r in states])
+            (resources,) = self.db.execute(SQL.count_resource_events, (instance,)).fetchone()
+            return Summary(events, [tuple(r) for r in states], resources)
+
+        return self._retrying(read)
+
+    def resource_cursor(self, instance: int) -> ResourceCursor | None:
+        """The last stored entry of ``instance``'s resource eventlog; None when none is."""
+
+        def read() -> ResourceCursor | None:
+            row = self.db.execute(SQL.last_resource_event, (instance,)).fetchone()
+            return None if row is None else ResourceCursor(*row)
 
         return self._retrying(read)
 
@@ -405,6 +416,28 @@ class PostgresStore:
                 nodes = finished_job_nodes(jobs)
                 if nodes:
                     cursor.executemany(SQL.insert_job_nodes, nodes)
+
+    def write_resource_events(self, rows: Sequence[tuple]) -> None:
+        """Store resource eventlog rows (of :data:`schema.RESOURCE_EVENT_COLUMNS`, one
+        instance's, in position order) in one transaction; tried again as :meth:`write`
+        is, unless the database shows the last of them stored (a commit whose answer was
+        lost)."""
+        if not rows:
+            return
+        tried = False
+        instance, last = rows[-1][0], rows[-1][1]
+
+        def attempt() -> None:
+            nonlocal tried
+            if tried:
+                row = self.db.execute(SQL.last_resource_event, (instance,)).fetchone()
+                if row is not None and row[0] >= last:
+                    return
+            tried = True
+            with self._transaction() as db, db.cursor() as cursor:
+                cursor.executemany(SQL.insert_resource_events, rows)
+
+        self._retrying(attempt)
 
     def _committed(self, jobs: Sequence[tuple]) -> bool:
         """True when the database holds the batch of these job rows: a batch is one

@@ -20,6 +20,11 @@ fluxjournal writes SQL.
 - ``job_nodes``: which job ran on which node: a row per rank of each inactive job's
   allocation, with the node's name, written with the job's last row (version 3), so that
   ``fluxjournal jobs -i node17`` reads an index rather than every job's R.
+- ``resource_events``: one row per entry of each instance's resource eventlog (the
+  ``resource.journal``: ``resource-define`` with the R its response carried, ``online``,
+  ``offline``, ``drain``, ``undrain``, ``restart``, ...), ``position`` being the entry's
+  index in that eventlog, which the journal sends whole from its start on every request:
+  a restart skips as many entries as are stored (version 4).
 - ``accounting_jobs``: a view with the columns of flux-accounting's ``jobs`` table, for
   the inactive jobs that ran.
 """
@@ -31,7 +36,7 @@ from typing import NamedTuple
 #: Bumped whenever a table, column, index or view changes; a database with a higher
 #: version was made by a newer fluxjournal and is refused, one with a lower version is
 #: brought up to this one (:data:`ADDED_COLUMNS`).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class Column(NamedTuple):
@@ -133,15 +138,27 @@ JOB_NODE_COLUMNS = (
     Column("host", "text"),
 )
 
+#: The resource eventlog's entries: the context as JSON text (``{}`` when the entry has
+#: none), and the R that a ``resource-define`` response carried (NULL on the others).
+RESOURCE_EVENT_COLUMNS = (
+    Column("instance", "int", True),
+    Column("position", "int", True),
+    Column("timestamp", "real", True),
+    Column("name", "text", True),
+    Column("context", "json", True),
+    Column("R", "json"),
+)
+
 TABLES = {
     "meta": (META_COLUMNS, ("key",)),
     "instances": (INSTANCE_COLUMNS, ("instance",)),
     "events": (EVENT_COLUMNS, ("instance", "jobid", "position")),
     "jobs": (JOB_COLUMNS, ("instance", "id")),
     "job_nodes": (JOB_NODE_COLUMNS, ("instance", "jobid", "rank")),
+    "resource_events": (RESOURCE_EVENT_COLUMNS, ("instance", "position")),
 }
 #: The tables each schema version added.
-ADDED_TABLES = {3: ("job_nodes",)}
+ADDED_TABLES = {3: ("job_nodes",), 4: ("resource_events",)}
 #: The version that added ``job_nodes``: an older database's finished jobs fill it in.
 JOB_NODES_SINCE = 3
 
@@ -167,6 +184,11 @@ INDEXES = {
     "jobs_queue_order": ("jobs", ("queue", "t_inactive", "id")),
     "job_nodes_host": ("job_nodes", ("host",)),
     "job_nodes_rank": ("job_nodes", ("rank",)),
+}
+#: The indexes of the resource eventlog (version 4): kept while a history loads, unlike
+#: :data:`INDEXES` (the table is small, and written by a thread of its own meanwhile).
+RESOURCE_INDEXES = {
+    "resource_events_timestamp": ("resource_events", ("instance", "timestamp")),
 }
 #: The index of the instances that ran as jobs of an instance, added in version 2.
 CHILD_INDEX = "CREATE INDEX IF NOT EXISTS instances_parent ON instances (parent, parent_jobid)"
@@ -297,6 +319,14 @@ class Statements:
         )
         self.job_jobspec_and_r = f"SELECT jobspec, R FROM jobs WHERE instance = {m} AND id = {m}"
         self.count_events = f"SELECT COUNT(*) FROM events WHERE instance = {m}"
+        self.insert_resource_events = self._insert("resource_events")
+        #: The last stored entry of an instance's resource eventlog: where a restart
+        #: takes the journal up, and what the journal's entry there must be.
+        self.last_resource_event = (
+            "SELECT position, timestamp, name FROM resource_events"
+            f" WHERE instance = {m} ORDER BY position DESC LIMIT 1"
+        )
+        self.count_resource_events = f"SELECT COUNT(*) FROM resource_events WHERE instance = {m}"
         self.count_jobs_by_state = (
             f"SELECT state, COUNT(*) FROM jobs WHERE instance = {m} GROUP BY state ORDER BY state"
         )
@@ -322,8 +352,9 @@ class Statements:
 
     @staticmethod
     def create_index(index: str) -> str:
-        """The statement that makes one of :data:`INDEXES` if it is missing."""
-        table, columns = INDEXES[index]
+        """The statement that makes one of :data:`INDEXES` or :data:`RESOURCE_INDEXES` if it
+        is missing."""
+        table, columns = INDEXES[index] if index in INDEXES else RESOURCE_INDEXES[index]
         return f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({', '.join(columns)})"
 
     @staticmethod
@@ -338,7 +369,7 @@ class Statements:
     def schema(self) -> list[str]:
         """The statements that make an empty database, in order."""
         statements = [self.create_table(table) for table in TABLES]
-        statements += [self.create_index(index) for index in INDEXES]
+        statements += [self.create_index(index) for index in (*INDEXES, *RESOURCE_INDEXES)]
         statements.append("CREATE UNIQUE INDEX instances_name ON instances (name)")
         statements.append(CHILD_INDEX)
         statements.append(ACCOUNTING_VIEW)
@@ -360,7 +391,7 @@ class Statements:
             for table in ADDED_TABLES.get(since, ())
         ]
         statements.append(CHILD_INDEX)
-        statements += [self.create_index(index) for index in INDEXES]
+        statements += [self.create_index(index) for index in (*INDEXES, *RESOURCE_INDEXES)]
         statements.append(self.set_schema_version)
         return statements
 

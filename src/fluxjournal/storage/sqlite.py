@@ -24,6 +24,8 @@ from fluxjournal._switch import core
 from fluxjournal.storage import schema
 from fluxjournal.storage.contract import (
     JobCursor,
+    ResourceCursor,
+    StoreBusy,
     StoredJob,
     StoreError,
     Summary,
@@ -130,6 +132,10 @@ class SQLiteStore:
         """SQLite's errors inside, as a :class:`StoreError` that says what they mean."""
         try:
             yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            busy = "locked" in text or "busy" in text
+            raise (StoreBusy if busy else StoreError)(self._explain(exc)) from None
         except sqlite3.Error as exc:
             raise StoreError(self._explain(exc)) from None
 
@@ -270,12 +276,25 @@ class SQLiteStore:
             if nodes:
                 self.db.executemany(SQL.insert_job_nodes, nodes)
 
+    def resource_cursor(self, instance: int) -> ResourceCursor | None:
+        """The last stored entry of ``instance``'s resource eventlog; None when none is."""
+        with self._errors():
+            row = self.db.execute(SQL.last_resource_event, (instance,)).fetchone()
+        return None if row is None else ResourceCursor(*row)
+
+    def write_resource_events(self, rows: Sequence[tuple]) -> None:
+        """Store resource eventlog rows (of :data:`schema.RESOURCE_EVENT_COLUMNS`) in one
+        transaction."""
+        with self._errors(), self._transaction():
+            self.db.executemany(SQL.insert_resource_events, rows)
+
     def summary(self, instance: int) -> Summary:
         """How many events and jobs per state ``instance`` has here."""
         with self._errors():
             (events,) = self.db.execute(SQL.count_events, (instance,)).fetchone()
             states = self.db.execute(SQL.count_jobs_by_state, (instance,)).fetchall()
-        return Summary(events, [tuple(r) for r in states])
+            (resources,) = self.db.execute(SQL.count_resource_events, (instance,)).fetchone()
+        return Summary(events, [tuple(r) for r in states], resources)
 
     def close(self) -> None:
         """Close the connection and give back the leases; everything written is committed."""

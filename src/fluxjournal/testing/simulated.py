@@ -87,6 +87,30 @@ def _backlog_response(
     return f'{{"id":{job.jobid},"events":[{entries}],"jobspec":{job.jobspec}{R}}}'.encode()
 
 
+#: The most entries of a resource journal's history response, as the resource module
+#: batches them.
+_RESOURCE_BATCH = 100
+#: The longest pause, in seconds, between two changes of the simulated resources.
+_RESOURCE_PAUSE = 60.0
+#: The shares of the changes that are a restart of the instance, and (below it, the
+#: restarts included) a node going offline.
+_RESTART_SHARE = 0.05
+_OFFLINE_SHARE = 0.3
+
+
+def _logged(t: float, name: str, context: str) -> str:
+    """A resource eventlog entry's text."""
+    return entry((t, name, ',"context":' + context))
+
+
+def _batches(entries: list[str]) -> list[str]:
+    """History responses holding ``entries``, up to :data:`_RESOURCE_BATCH` each."""
+    return [
+        '{"events":[' + ",".join(entries[i : i + _RESOURCE_BATCH]) + "]}"
+        for i in range(0, len(entries), _RESOURCE_BATCH)
+    ]
+
+
 class SimulatedFlux(FakeFlux):
     """A handle on a simulated flux-core 0.88.0 instance, its job history and live jobs.
 
@@ -130,7 +154,13 @@ class SimulatedFlux(FakeFlux):
 
     ``resource.journal``: ``restart`` and rank 0's ``online``, ``resource-define`` alone
     with R, the other ranks' ``online`` and ``drains`` drain/undrain pairs in batches of up
-    to 100, then the sentinel ``{"events":[]}``; no live events.
+    to 100, then the sentinel ``{"events":[]}``. Then ``resource_live`` changes, one entry
+    a response (paced by ``resource_rate``, per second), the first ``resource_posted`` of
+    them already in the history (in its batches): a node drained or undrained, going
+    offline or online, and now and then the instance restarted (``restart``, rank 0
+    ``online``, ``resource-define`` with R again, the other ranks ``online``). On cancel
+    the live entries not yet received are dropped; ``ends`` ends this stream too. The job
+    journal is the same whatever these are.
 
     The other arguments: ``nodes`` and ``cores`` (per node) make up the cluster jobs run
     on (hosts ``node0``, ``node1``, ...); ``epoch`` is the instance's start and FLUID
@@ -158,6 +188,9 @@ class SimulatedFlux(FakeFlux):
         drains: int = 1,
         instances: float = 0.0,
         ends: bool = False,
+        resource_live: int = 0,
+        resource_posted: int = 0,
+        resource_rate: float | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= instances <= 1.0:
@@ -168,6 +201,13 @@ class SimulatedFlux(FakeFlux):
             raise ValueError("jobs, live, drains must be >= 0 and 0 <= active <= jobs")
         if not 0 <= posted <= live:
             raise ValueError(f"posted must be between 0 and live ({live}), not {posted}")
+        if not 0 <= resource_posted <= resource_live:
+            raise ValueError(
+                f"resource_posted must be between 0 and resource_live ({resource_live}), "
+                f"not {resource_posted}"
+            )
+        if resource_rate is not None and resource_rate <= 0:
+            raise ValueError("resource_rate must be > 0")
         if keep_inactive is not None and keep_inactive < 0:
             raise ValueError("keep_inactive must be None or >= 0")
         if nodes < 1 or cores < 1 or interval <= 0 or (rate is not None and rate <= 0):
@@ -186,6 +226,9 @@ class SimulatedFlux(FakeFlux):
         self.drains = drains
         self.instances = float(instances)
         self.ends = ends
+        self.resource_live = resource_live
+        self.resource_posted = resource_posted
+        self.resource_rate = resource_rate
         # Worked out when first needed, under the lock (reentrant: one needs the other).
         self._lock = threading.RLock()
         self._instance: Instance | None = None
@@ -391,36 +434,41 @@ class SimulatedFlux(FakeFlux):
         allowed = _event_filter(request)
         return itertools.chain(self._backlog(full, allowed), self._live(allowed))
 
-    def resource_payloads(self) -> list[bytes]:
-        """Every payload a resource journal request gets, up to its sentinel."""
+    def _hosts_and_ranks(self) -> tuple[str, str]:
+        """The nodes' hostlist and idset."""
         nodes = self.nodes
-        hosts = "node0" if nodes == 1 else f"node[0-{nodes - 1}]"
-        ranks = idset(0, nodes - 1)
-        t = self.epoch - 0.9
+        return ("node0" if nodes == 1 else f"node[0-{nodes - 1}]"), idset(0, nodes - 1)
 
-        def logged(t: float, name: str, context: str) -> str:
-            return entry((t, name, ',"context":' + context))
-
-        head = [
-            logged(t, "restart", f'{{"ranks":"{ranks}","online":"","nodelist":"{hosts}"}}'),
-            logged(t + 0.28, "online", '{"idset":"0"}'),
-        ]
-        define = logged(t + 0.46, "resource-define", '{"method":"dynamic-discovery"}')
-        R = (
+    def _resource_R(self) -> str:
+        """The R that ``resource-define`` defines: every node, ``cores`` cores each."""
+        hosts, ranks = self._hosts_and_ranks()
+        return (
             f'{{"version":1,"execution":{{"R_lite":[{{"rank":"{ranks}","children":'
             f'{{"core":"{idset(0, self.cores - 1)}"}}}}],"starttime":0.0,'
             f'"expiration":0.0,"nodelist":["{hosts}"]}}}}'
         )
+
+    def _resource_history(self) -> tuple[list[str], str, list[str], float]:
+        """The resource eventlog up to the first change: its first response's entries,
+        ``resource-define``, the entries after it, and the time of the last one."""
+        nodes = self.nodes
+        hosts, ranks = self._hosts_and_ranks()
+        t = self.epoch - 0.9
+        head = [
+            _logged(t, "restart", f'{{"ranks":"{ranks}","online":"","nodelist":"{hosts}"}}'),
+            _logged(t + 0.28, "online", '{"idset":"0"}'),
+        ]
+        define = _logged(t + 0.46, "resource-define", '{"method":"dynamic-discovery"}')
         rest = []
         t += 0.65
         if nodes > 1:
-            rest.append(logged(t, "online", f'{{"idset":"{idset(1, nodes - 1)}"}}'))
+            rest.append(_logged(t, "online", f'{{"idset":"{idset(1, nodes - 1)}"}}'))
         rng = random.Random(f"fluxjournal.testing:{self.seed}:resource")
         for _ in range(self.drains):
             rank = int(rng.random() * nodes)
             t += rng.uniform(0.1, 600.0)
             rest.append(
-                logged(
+                _logged(
                     t,
                     "drain",
                     f'{{"idset":"{rank}","nodelist":"node{rank}",'
@@ -429,17 +477,100 @@ class SimulatedFlux(FakeFlux):
             )
             t += rng.uniform(0.1, 600.0)
             rest.append(
-                logged(t, "undrain", f'{{"idset":"{rank}","nodelist":"node{rank}","overwrite":0}}')
+                _logged(t, "undrain", f'{{"idset":"{rank}","nodelist":"node{rank}","overwrite":0}}')
             )
-        payloads = ['{"events":[' + ",".join(head) + "]}", f'{{"events":[{define}],"R":{R}}}']
-        payloads += [
-            '{"events":[' + ",".join(rest[i : i + 100]) + "]}" for i in range(0, len(rest), 100)
+        return head, define, rest, t
+
+    def _resource_changes(self, t: float) -> list[tuple[str, str | None]]:
+        """The ``resource_live`` changes after time ``t``: (entry, the R its response
+        carries or None), a node's state at a time, so that each change makes sense."""
+        nodes = self.nodes
+        hosts, ranks = self._hosts_and_ranks()
+        rng = random.Random(f"fluxjournal.testing:{self.seed}:resource-changes")
+        drained: set[int] = set()
+        offline: set[int] = set()
+        out: list[tuple[str, str | None]] = []
+        while len(out) < self.resource_live:
+            t += rng.uniform(0.1, _RESOURCE_PAUSE)
+            roll = rng.random()
+            rank = int(rng.random() * nodes)
+            node = f'"idset":"{rank}","nodelist":"node{rank}"'
+            if roll < _RESTART_SHARE:
+                out.append(
+                    (
+                        _logged(
+                            t, "restart", f'{{"ranks":"{ranks}","online":"","nodelist":"{hosts}"}}'
+                        ),
+                        None,
+                    )
+                )
+                out.append((_logged(t + 0.28, "online", '{"idset":"0"}'), None))
+                define = _logged(t + 0.46, "resource-define", '{"method":"dynamic-discovery"}')
+                out.append((define, self._resource_R()))
+                if nodes > 1:
+                    back = f'{{"idset":"{idset(1, nodes - 1)}"}}'
+                    out.append((_logged(t + 0.65, "online", back), None))
+                offline.clear()
+                t += 0.65
+            elif rank in offline:
+                offline.discard(rank)
+                out.append((_logged(t, "online", f'{{"idset":"{rank}"}}'), None))
+            elif roll < _OFFLINE_SHARE and rank != 0:
+                offline.add(rank)
+                out.append((_logged(t, "offline", f'{{"idset":"{rank}"}}'), None))
+            elif rank in drained:
+                drained.discard(rank)
+                out.append((_logged(t, "undrain", f'{{{node},"overwrite":0}}'), None))
+            else:
+                drained.add(rank)
+                reason = f'"reason":"maintenance {len(out)}","overwrite":0'
+                out.append((_logged(t, "drain", f"{{{node},{reason}}}"), None))
+        return out[: self.resource_live]
+
+    def resource_payloads(self) -> list[bytes]:
+        """Every payload a resource journal request gets, up to its sentinel."""
+        history, _ = self._resource_journal()
+        return history
+
+    def resource_live_payloads(self) -> list[bytes]:
+        """The live payloads a resource journal request gets after its sentinel."""
+        _, live = self._resource_journal()
+        return live
+
+    def _resource_journal(self) -> tuple[list[bytes], list[bytes]]:
+        """The history (batches of up to 100 entries, ``resource-define`` alone with R;
+        the sentinel) and the live responses (one entry each) of a request."""
+        head, define, rest, t = self._resource_history()
+        changes = self._resource_changes(t)
+        payloads = [
+            '{"events":[' + ",".join(head) + "]}",
+            f'{{"events":[{define}],"R":{self._resource_R()}}}',
         ]
-        return [p.encode() for p in payloads] + [RESOURCE_SENTINEL]
+        batch = list(rest)
+        for entry_text, R in changes[: self.resource_posted]:
+            if R is None:
+                batch.append(entry_text)
+                continue
+            payloads += _batches(batch)
+            batch = []
+            payloads.append(f'{{"events":[{entry_text}],"R":{R}}}')
+        payloads += _batches(batch)
+        live = [
+            f'{{"events":[{entry_text}]}}' if R is None else f'{{"events":[{entry_text}],"R":{R}}}'
+            for entry_text, R in changes[self.resource_posted :]
+        ]
+        return [p.encode() for p in payloads] + [RESOURCE_SENTINEL], [p.encode() for p in live]
 
     def _open_stream(self, topic: str, request: dict[str, Any]) -> Stream:
         if topic == RESOURCE_JOURNAL_TOPIC:
-            return Stream(iter(self.resource_payloads()))
+            history, live = self._resource_journal()
+            return Stream(
+                iter(history),
+                iter(live),
+                live_survives_cancel=False,
+                ends=self.ends,
+                rate=self.resource_rate,
+            )
         allowed = _event_filter(request)
         return Stream(
             self._backlog(bool(request.get("full", False)), allowed),
