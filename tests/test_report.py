@@ -10,14 +10,29 @@ import pytest
 import report_reference as ref
 from stores import Database
 
-from fluxjournal.ingestion import engine
+from fluxjournal.ingestion import engine, resources
 from fluxjournal.reading import report
 from fluxjournal.storage.factory import open_archive, open_store
 from fluxjournal.storage.queries import ReportFilter
 from fluxjournal.testing import ReplayFlux, SimulatedFlux
 
 JOBS, SEED = 1500, 7
-PAYLOADS = list(SimulatedFlux(jobs=JOBS, seed=SEED).journal_payloads())
+#: resource changes over the history: drains, nodes offline and online, restarts
+RESOURCE_CHANGES = 40
+
+
+def simulated() -> SimulatedFlux:
+    return SimulatedFlux(
+        jobs=JOBS, seed=SEED, resource_live=RESOURCE_CHANGES, resource_posted=RESOURCE_CHANGES
+    )
+
+
+PAYLOADS = list(simulated().journal_payloads())
+RESOURCE_EVENTS = [
+    {**entry, "R": response.get("R")}
+    for response in map(json.loads, simulated().resource_payloads())
+    for entry in response["events"]
+]
 JOBS_OF = ref.jobs_of(PAYLOADS)
 FIRST = min(job.t_submit for job in JOBS_OF.values())
 LAST = max(job.t_clean or job.t_submit for job in JOBS_OF.values())
@@ -44,6 +59,7 @@ def archive(request, impl, tmp_path_factory):
         with open_store(db.url) as store:
             instance = store.instance("simulated", "test")
             engine.run(ReplayFlux(PAYLOADS, ends=True), store, instance, once=True, core=impl)
+            resources.run(simulated(), store, instance, once=True)
         _ARCHIVES[key] = db
     with open_archive(_ARCHIVES[key].url) as opened:
         yield opened
@@ -125,12 +141,44 @@ def test_allocated_and_node_hours_equal_the_reference(archive, period):
     )
 
 
+def test_the_resources_change_under_the_jobs():
+    names = {event["name"] for event in RESOURCE_EVENTS}
+    assert {"drain", "undrain", "offline", "online", "restart", "resource-define"} <= names
+    down, _, _ = ref.down_intervals(RESOURCE_EVENTS, NOW)
+    drained_under_a_job = [
+        (rank, a, b)
+        for rank, spans in down.items()
+        for a, b in spans
+        for job in JOBS_OF.values()
+        if rank in job.cores and job.span(a, b, NOW)
+    ]
+    assert drained_under_a_job
+
+
+@pytest.mark.parametrize("period", sorted(PERIODS))
+def test_utilization_equals_the_reference(archive, period):
+    start, end = PERIODS[period]
+    got = report.utilization(archive, where(period))
+    want = ref.utilization(JOBS_OF, RESOURCE_EVENTS, start, end, NOW)
+    assert (got.cores, got.nodes) == (16, 4)
+    for kind, seconds in (("cores", got.core_seconds), ("nodes", got.node_seconds)):
+        for part in ("capacity", "allocated", "down", "idle"):
+            assert seconds[part] == pytest.approx(want[kind][part], rel=1e-9, abs=TIME_ROUNDING), (
+                kind,
+                part,
+            )
+
+
 def test_binned_series_add_up_and_equal_the_reference(archive):
     start, end = PERIODS["all"]
     width = (end - start) / 7
     series = report.series(archive, where("all"), width)
     assert len(series.starts) == 7
     assert sum(series.allocated) == pytest.approx(ref.allocated(JOBS_OF, start, end, NOW))
+    whole = ref.utilization(JOBS_OF, RESOURCE_EVENTS, start, end, NOW)["cores"]
+    assert sum(series.capacity) == pytest.approx(whole["capacity"])
+    assert sum(series.down) == pytest.approx(whole["down"])
+    assert sum(series.down) > 0
     for index, bin_start in enumerate(series.starts):
         bin_end = min(bin_start + width, end)
         # timestamps near 1.8e9 carry about 2e-7 s: a job split at a bin's edge differs
