@@ -32,6 +32,8 @@ STYLE = {
 }
 SECONDS_PER_HOUR = 3600.0
 TOP_USERS = 10
+#: How much above the highest bar a panel reaches: room for its legend.
+HEADROOM = 1.3
 
 
 class PlotUnavailable(Exception):
@@ -96,6 +98,7 @@ def _stacked(axis: Any, times: list, widths: list, parts: dict[str, list]) -> No
             align="edge",
         )
         bottom = [b + v for b, v in zip(bottom, values)]
+    axis.set_ylim(0, max(bottom, default=0.0) * HEADROOM or 1.0)
 
 
 def draw(path: str, data: dict[str, Any], instance: str, start: float, end: float) -> None:
@@ -118,6 +121,8 @@ def draw(path: str, data: dict[str, Any], instance: str, start: float, end: floa
     p95 = [v if v is not None else float("nan") for v in data["wait_p95"]]
     wait.plot(middles, median, marker="o", color="#0072B2", label="median")
     wait.plot(middles, p95, marker="s", linestyle="--", color="#D55E00", label="95th percentile")
+    highest = max((v for v in (*median, *p95) if v == v), default=0.0)  # NaN != NaN
+    wait.set_ylim(0, highest * HEADROOM or 1.0)
     wait.set_title(f"Queue wait of the jobs started each {bin_name}")
     wait.set_ylabel("seconds, submit to alloc")
     wait.legend(loc="upper right", fontsize="small")

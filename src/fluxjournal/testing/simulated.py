@@ -155,7 +155,8 @@ class SimulatedFlux(FakeFlux):
     ``resource.journal``: ``restart`` and rank 0's ``online``, ``resource-define`` alone
     with R, the other ranks' ``online`` and ``drains`` drain/undrain pairs in batches of up
     to 100, then the sentinel ``{"events":[]}``. Then ``resource_live`` changes, one entry
-    a response (paced by ``resource_rate``, per second), the first ``resource_posted`` of
+    a response (paced by ``resource_rate``, per second; at most ``resource_pause`` seconds
+    apart in their timestamps), the first ``resource_posted`` of
     them already in the history (in its batches): a node drained or undrained, going
     offline or online, and now and then the instance restarted (``restart``, rank 0
     ``online``, ``resource-define`` with R again, the other ranks ``online``). On cancel
@@ -191,6 +192,7 @@ class SimulatedFlux(FakeFlux):
         resource_live: int = 0,
         resource_posted: int = 0,
         resource_rate: float | None = None,
+        resource_pause: float = _RESOURCE_PAUSE,
     ) -> None:
         super().__init__()
         if not 0.0 <= instances <= 1.0:
@@ -206,6 +208,8 @@ class SimulatedFlux(FakeFlux):
                 f"resource_posted must be between 0 and resource_live ({resource_live}), "
                 f"not {resource_posted}"
             )
+        if not resource_pause > 0:
+            raise ValueError("resource_pause must be > 0")
         if resource_rate is not None and resource_rate <= 0:
             raise ValueError("resource_rate must be > 0")
         if keep_inactive is not None and keep_inactive < 0:
@@ -229,6 +233,8 @@ class SimulatedFlux(FakeFlux):
         self.resource_live = resource_live
         self.resource_posted = resource_posted
         self.resource_rate = resource_rate
+        #: the longest pause, in seconds, between two resource changes
+        self.resource_pause = resource_pause
         # Worked out when first needed, under the lock (reentrant: one needs the other).
         self._lock = threading.RLock()
         self._instance: Instance | None = None
@@ -491,7 +497,7 @@ class SimulatedFlux(FakeFlux):
         offline: set[int] = set()
         out: list[tuple[str, str | None]] = []
         while len(out) < self.resource_live:
-            t += rng.uniform(0.1, _RESOURCE_PAUSE)
+            t += rng.uniform(0.1, self.resource_pause)
             roll = rng.random()
             rank = int(rng.random() * nodes)
             node = f'"idset":"{rank}","nodelist":"node{rank}"'
