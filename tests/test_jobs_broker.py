@@ -48,6 +48,7 @@ LISTINGS = [
     ["-a", "--sort=name,-id"],
     ["-a", "--name=sh"],
     ["-a", "-i", "0"],
+    ["--since=-1h", "-o", "endreason"],
     ["--stats", "-a"],
     ["-a", "--json"],
 ]
