@@ -35,13 +35,22 @@ def period(args: argparse.Namespace, now: float) -> tuple[float, float]:
     """The period ``--since``/``--until`` name (a missing end: the last full day's)."""
     start, end = last_full_day(now)
     if args.since is not None:
-        start = parse_when(args.since, now)
+        start = _moment("--since", args.since, now)
         end = now
     if args.until is not None:
-        end = parse_when(args.until, now)
+        end = _moment("--until", args.until, now)
     if end <= start:
         raise ValueError(f"the period ends before it starts ({args.since} to {args.until})")
     return start, end
+
+
+def _moment(option: str, text: str, now: float) -> float:
+    try:
+        return parse_when(text, now)
+    except ValueError:
+        raise ValueError(
+            f"{option} {text}: not a moment (now, -6h, +1d, a date, or seconds since the epoch)"
+        ) from None
 
 
 def bin_width(args: argparse.Namespace, start: float, end: float) -> float:
