@@ -121,11 +121,14 @@ def test_a_reader_who_cannot_write_lists_while_the_ingester_writes():
                 ["jobs", "--db", str(path), "-a", "-A", "-c", "0", "-n"]
             )
             assert (status, stderr) == (0, ""), stderr
-            counts.append(len(stdout.splitlines()))
+            listed = stdout.splitlines()
+            assert len(set(listed)) == len(listed), "a job listed twice"
+            counts.append(len(listed))
             time.sleep(0.3)
         status, _, stderr = as_nobody(["ingest", "--db", str(path), "--simulate", "1", "--once"])
         assert status == 1 and "readonly" in stderr.replace("read-only", "readonly").lower()
         assert ingester.poll() is None, "the ingester stopped"
+        # one snapshot a listing: jobs only come, never go
         assert counts[0] >= 500 and counts == sorted(counts)
     finally:
         ingester.send_signal(signal.SIGTERM)

@@ -264,7 +264,7 @@ def command(
             if isinstance(exc, FormatError) and str(exc).startswith("--format"):
                 raise
             raise FormatError(f"Error in user format: {exc}") from None
-        with open_archive(args.db) as store:
+        with open_archive(args.db) as store, store.snapshot():
             return _list(store, args, form, out, err, now)
     except (JobsError, archived.SelectionError, StoreError, live.LiveError, ValueError) as exc:
         return _error(err, str(exc))

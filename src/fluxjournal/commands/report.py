@@ -96,7 +96,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO, now: float | Non
     try:
         start, end = period(args, now)
         width = bin_width(args, start, end) if args.plot else None
-        with open_archive(args.db) as store:
+        with open_archive(args.db) as store, store.snapshot():
             chosen = _instances(store, args.instance)
             if args.plot and len(chosen) > 1:
                 raise ValueError("--plot draws one instance: name it with --instance")

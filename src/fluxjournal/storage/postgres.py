@@ -515,6 +515,17 @@ class PostgresArchive:
         except self.psycopg.Error as exc:
             raise StoreError(f"cannot read {self.location}: {_first_line(exc)}") from None
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Inside, every query reads the database as it was at the first (one repeatable
+        read transaction)."""
+        try:
+            with self.db.transaction():
+                self.db.execute(schema.POSTGRES_SNAPSHOT)
+                yield
+        except self.psycopg.Error as exc:
+            raise StoreError(f"cannot read {self.location}: {_first_line(exc)}") from None
+
     def close(self) -> None:
         self.db.close()
 

@@ -414,6 +414,8 @@ SQLITE_SCHEMA_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND nam
 #: once at its end (one sorted pass each) rather than row by row.
 SQLITE_INDEX_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
 SQLITE_BEGIN_WRITE = "BEGIN IMMEDIATE"
+#: A read transaction: its queries see one snapshot of the database.
+SQLITE_BEGIN_READ = "BEGIN DEFERRED"
 #: Set on a connection that only reads: SQLite refuses any write on it.
 SQLITE_QUERY_ONLY = "PRAGMA query_only = ON"
 
@@ -429,6 +431,8 @@ POSTGRES_INDEX_EXISTS = (
     "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s"
 )
 POSTGRES_BEGIN_WRITE = "BEGIN"
+#: The first statement of a read transaction whose queries see one snapshot.
+POSTGRES_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 #: Set on a connection that only reads (``fluxjournal jobs``): the server refuses writes.
 POSTGRES_READ_ONLY = "SET default_transaction_read_only = on"
 #: Held to the end of the transaction that makes or upgrades the schema: two processes

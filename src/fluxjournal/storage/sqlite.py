@@ -405,6 +405,20 @@ class SQLiteArchive:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read database {self.path}: {exc}") from None
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Inside, every query reads the database as it was at the first: one read
+        transaction (WAL keeps its snapshot while the ingester commits beside it)."""
+        try:
+            self.db.execute(schema.SQLITE_BEGIN_READ)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read database {self.path}: {exc}") from None
+        try:
+            yield
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+
     def close(self) -> None:
         db = getattr(self, "db", None)
         if db is not None:
