@@ -110,7 +110,7 @@ def _selection(args: argparse.Namespace, now: float, err: TextIO) -> archived.Se
         filters=tuple(word for text in filters for word in text.split(",")),
         user=user,
         name=args.name,
-        queues=tuple(q for text in args.queue for q in text.split(",")),
+        queues=tuple(args.queue_list),
         include=args.include,
         since=since,
         until=until,
