@@ -143,7 +143,8 @@ def _children(store: Any, parent: tuple[int, ...] | None) -> dict[int, int]:
 
 
 class Printer:
-    """Prints a listing as flux jobs prints it: header, colors, width, JSON."""
+    """Prints a listing as flux jobs prints it: the header, the lines in their colors,
+    cut to the width."""
 
     def __init__(self, args: argparse.Namespace, out: TextIO, columns: tuple[str, ...]) -> None:
         self.args = args
@@ -222,11 +223,11 @@ def _flux_options(argv: Sequence[str]) -> list[str]:
     return kept
 
 
-def _live_listing(args: argparse.Namespace, argv: Sequence[str], out: TextIO) -> int:
+def _live_listing(args: argparse.Namespace, argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     """No archive, an instance: ``flux jobs`` itself, with these options."""
     flux = shutil.which("flux")
     if flux is None:
-        raise StoreError("no --db, and no flux command to list the instance's jobs with")
+        return _error(err, "no --db, and no flux command to list the instance's jobs with")
     env = dict(os.environ)
     if args.uri:
         env["FLUX_URI"] = args.uri
@@ -248,7 +249,7 @@ def command(
     if args.db is None:
         if args.uri is None and not os.environ.get("FLUX_URI"):
             return _error(err, "no --db to read (and no --uri or FLUX_URI of an instance)")
-        return _live_listing(args, argv, out)
+        return _live_listing(args, argv, out, err)
     if args.json and (args.stats or args.stats_only):
         return _error(err, "--json incompatible with --stats or --stats-only")
     if args.jobids and args.filtered and not args.recursive:
