@@ -217,3 +217,18 @@ def test_a_newer_schema_is_refused(archive):
         database.set_schema_version(schema.SCHEMA_VERSION)
     assert status == 1
     assert "schema version 99, made by a newer fluxjournal" in err
+
+
+def test_uri_alone_without_flux_is_one_line(monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    parsed = cli.parsers()["jobs"].parse_args(["--uri", "local:///nowhere", "-a"])
+    cli.jobs_defaults(parsed)
+    out, err = io.StringIO(), io.StringIO()
+    assert command(parsed, out, err, argv=["--uri", "local:///nowhere", "-a"]) == 1
+    assert (
+        err.getvalue()
+        == f"{PROGRAM} ERROR: no --db, and no flux command to list the instance's jobs with\n"
+    )
+    assert out.getvalue() == ""
