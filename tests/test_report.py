@@ -205,7 +205,13 @@ def test_json_has_the_documented_keys(archive):
     start, end = PERIODS["all"]
     by = {"user": report.usage(archive, where("all"), "user")}
     data = json.loads(
-        json.dumps(as_dict("x", start, end, None, by, report.sizes(archive, where("all"), (1, 8))))
+        json.dumps(
+            as_dict(
+                report.Report(
+                    "x", start, end, None, by, report.sizes(archive, where("all"), (1, 8))
+                )
+            )
+        )
     )
     assert set(data) == {"instance", "period", "utilization", "by", "sizes"}
     assert set(data["period"]) == {"start", "end"}

@@ -114,7 +114,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO, now: float | Non
                     tuple(args.bank),
                 )
                 util, by, sizes = _report(store, args, where)
-                reports.append((instance.name, util, by, sizes))
+                reports.append(report.Report(instance.name, start, end, util, by, sizes))
                 if args.plot:
                     series = report.series(store, where, width)
                     users = report.usage(store, where, "user")
@@ -124,15 +124,15 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO, now: float | Non
         err.write(f"{PROGRAM}: ERROR: {exc}\n")
         return EXIT_ERROR
     if args.format == "json":
-        objects = [reportout.as_dict(name, start, end, *rest) for name, *rest in reports]
+        objects = [reportout.as_dict(one) for one in reports]
         out.write(json.dumps(objects[0] if len(objects) == 1 else objects, indent=1) + "\n")
         return 0
-    for name, util, by, sizes in reports:
-        sections = reportout.tables(name, start, end, util, by, sizes, args.units)
+    for one in reports:
+        sections = reportout.tables(one, args.units)
         if args.format == "csv":
             out.write(reportout.csv_text(sections))
         else:
-            out.write(reportout.text(name, start, end, sections))
+            out.write(reportout.text(one, sections))
     if args.plot:
         err.write(f"{PROGRAM}: wrote {args.plot}\n")
     return 0

@@ -56,6 +56,18 @@ class Usage(NamedTuple):
     runtime_median: float | None
 
 
+class Report(NamedTuple):
+    """One instance's report over a period."""
+
+    instance: str
+    start: float
+    end: float
+    utilization: Utilization | None
+    #: usage lines by grouping (``user``, ...), most core-hours first
+    by: dict[str, list[Usage]]
+    sizes: list[dict[str, Any]] | None
+
+
 class Utilization(NamedTuple):
     """Capacity, allocated, down and idle, in core-seconds and in node-seconds."""
 

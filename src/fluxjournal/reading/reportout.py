@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from fluxjournal.reading.jobview import username
-from fluxjournal.reading.report import Usage, Utilization
+from fluxjournal.reading.report import Report
 
 SECONDS_PER = {"hours": 3600.0, "minutes": 60.0, "seconds": 1.0}
 UNITS = (*SECONDS_PER, "percent")
@@ -45,15 +45,9 @@ def _group_name(grouping: str, group: Any) -> Any:
     return group if group is not None else ""
 
 
-def as_dict(
-    instance: str,
-    start: float,
-    end: float,
-    util: Utilization | None,
-    by: dict[str, list[Usage]],
-    sizes: list[dict[str, Any]] | None,
-) -> dict[str, Any]:
+def as_dict(report: Report) -> dict[str, Any]:
     """The report as the JSON object above."""
+    instance, start, end, util, by, sizes = report
     out: dict[str, Any] = {"instance": instance, "period": {"start": start, "end": end}}
     if util is not None:
         out["utilization"] = {
@@ -125,16 +119,9 @@ def _aligned(rows: list[list[str]]) -> str:
     )
 
 
-def tables(
-    instance: str,
-    start: float,
-    end: float,
-    util: Utilization | None,
-    by: dict[str, list[Usage]],
-    sizes: list[dict[str, Any]] | None,
-    units: str,
-) -> list[tuple[str, list[list[str]]]]:
+def tables(report: Report, units: str) -> list[tuple[str, list[list[str]]]]:
     """The report's sections: a title and the rows (the first a heading) of each."""
+    _, _, _, util, by, sizes = report
     unit_name = "%" if units == "percent" else units
     sections: list[tuple[str, list[list[str]]]] = []
     if util is None:
@@ -199,9 +186,9 @@ def tables(
 RESULTS_SHORT = ("CD", "F", "CA", "TO")
 
 
-def text(instance: str, start: float, end: float, sections: list) -> str:
+def text(report: Report, sections: list) -> str:
     """The aligned table."""
-    out = [f"Instance {instance}, {_when(start)} to {_when(end)}"]
+    out = [f"Instance {report.instance}, {_when(report.start)} to {_when(report.end)}"]
     for title, rows in sections:
         out.append("")
         out.append(title)
