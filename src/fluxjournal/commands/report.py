@@ -84,10 +84,18 @@ def _instances(store: Any, names: list[str] | None) -> list[archived.Instance]:
 
 
 def _report(store: Any, args: argparse.Namespace, where: ReportFilter) -> tuple:
-    util = report.utilization(store, where)
-    by = {g: report.usage(store, where, g)[: args.top or None] for g in args.by}
-    sizes = report.sizes(store, where, args.sizes)
-    return util, by, sizes
+    """Utilization, usage by each grouping and the sizes: one summary per grouping (the
+    first gives the sizes, and, with no filter, the core-seconds every job held)."""
+    by: dict[str, list[report.Usage]] = {}
+    sizes = held = None
+    for grouping in args.by:
+        lines, binned = report.summary(store, where, grouping, args.sizes)
+        by[grouping] = lines[: args.top or None]
+        if sizes is None:
+            sizes = binned
+            held = sum(line.core_seconds for line in lines)
+    unfiltered = where.userid is None and not (where.queues or where.projects or where.banks)
+    return report.utilization(store, where, held if unfiltered else None), by, sizes
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO, now: float | None = None) -> int:
@@ -117,7 +125,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO, now: float | Non
                 reports.append(report.Report(instance.name, start, end, util, by, sizes))
                 if args.plot:
                     series = report.series(store, where, width)
-                    users = report.usage(store, where, "user")
+                    users = by.get("user") or report.usage(store, where, "user")
                     data = plots.figure_data(series, users)
                     plots.draw(args.plot, data, instance.name, start, end)
     except (StoreError, ValueError, archived.SelectionError, plots.PlotUnavailable) as exc:
