@@ -94,79 +94,51 @@ class Moment(datetime):
         return format(text, width) if width else text
 
 
-def _convert_date(value: Any) -> Any:
-    try:
-        return Moment.fromtimestamp(value)
-    except TypeError:
-        if str(value) == "":
-            return Moment.fromtimestamp(0.0)
-        raise
+def _empty_stays_empty(
+    convert: Callable[[Any], Any], empty: Callable[[], Any] = str
+) -> Callable[[Any], Any]:
+    """``convert``, for which a value that prints as nothing (a field ``flux jobs`` leaves
+    empty) is ``empty()`` rather than the error it would raise; other errors stay."""
+
+    def converted(value: Any) -> Any:
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            if str(value) == "":
+                return empty()
+            raise
+
+    return converted
 
 
-def _convert_iso_date(value: Any) -> Any:
-    if not value:
-        return ""
-    try:
-        return datetime.fromtimestamp(value).strftime(ISO_DATE)
-    except TypeError:
-        if str(value) == "":
-            return ""
-        raise
+def _date(value: Any) -> Any:
+    return Moment.fromtimestamp(value)
 
 
-def _convert_duration(value: Any) -> Any:
-    try:
-        return fsd(value)
-    except TypeError:
-        if str(value) == "":
-            return ""
-        raise
+def _iso_date(value: Any) -> Any:
+    return datetime.fromtimestamp(value).strftime(ISO_DATE) if value else ""
 
 
-def _convert_clock(value: Any) -> Any:
-    try:
-        if 0 < value < 1:
-            value = 1
-        return str(timedelta(seconds=round(value)))
-    except TypeError:
-        if str(value) == "":
-            return ""
-        raise
+def _clock(value: Any) -> Any:
+    # a duration above 0 shows as at least a second
+    return str(timedelta(seconds=round(1 if 0 < value < 1 else value)))
 
 
-def _convert_percent(value: Any) -> Any:
-    original = str(value)
-    try:
-        value = value * 100
-        if 0 < value < 1:
-            return f"{value:.2f}%"
-        return f"{value:.3g}%"
-    except (TypeError, ValueError):
-        if original == "":
-            return ""
-        raise
+def _percent(value: Any) -> Any:
+    share = value * 100
+    return f"{share:.2f}%" if 0 < share < 1 else f"{share:.3g}%"
 
 
 CONVERSIONS: dict[str, Callable[[Any], Any]] = {
-    "d": _convert_date,
-    "D": _convert_iso_date,
-    "F": _convert_duration,
-    "H": _convert_clock,
-    "P": _convert_percent,
+    "d": _empty_stays_empty(_date, lambda: Moment.fromtimestamp(0.0)),
+    "D": _empty_stays_empty(_iso_date),
+    "F": _empty_stays_empty(fsd),
+    "H": _empty_stays_empty(_clock),
+    "P": _empty_stays_empty(_percent),
     "r": repr,
     "s": str,
     "a": ascii,
 }
-
-
-def convert(value: Any, conversion: str | None) -> Any:
-    """``value`` after a field's ``!`` conversion (none: unchanged)."""
-    if not conversion:
-        return value
-    try:
-        return CONVERSIONS[conversion](value)
-    except KeyError:
-        raise ValueError(f"Unknown conversion specifier {conversion}") from None
 
 
 def format_value(value: Any, spec: str) -> str:
@@ -260,14 +232,6 @@ def _cut(value: Any, spec: str) -> str:
     return text
 
 
-def lookup(item: Any, field: str) -> Any:
-    """The value a field names: attributes along a dotted path."""
-    value = item
-    for name in field.split("."):
-        value = getattr(value, name)
-    return value
-
-
 @functools.total_ordering
 class SortValue:
     """A value as the sort keys compare it: unset (None, ``""``, ``-``) first, then
@@ -343,7 +307,8 @@ class OutputFormat:
     def sort(self, items: list) -> list:
         """``items`` sorted in place by the sort keys (stable, the last key first)."""
         for key, descending in reversed(self.sort_keys):
-            items.sort(key=lambda item, key=key: SortValue(lookup(item, key)), reverse=descending)
+            get = operator.attrgetter(key)
+            items.sort(key=lambda item, get=get: SortValue(get(item)), reverse=descending)
         return items
 
     def text(self) -> str:
