@@ -182,20 +182,6 @@ def dependency_text(dependency: str, today: datetime) -> str:
     return text + (f":{when:%S}" if when.second > 0 else "")
 
 
-class Nothing:
-    """A nested instance's live figures (``instance.*`` fields): the archive has none,
-    so each prints empty, as ``flux jobs`` prints them for a job that is not running."""
-
-    def __getattr__(self, name: str) -> Nothing:
-        return self
-
-    def __str__(self) -> str:
-        return ""
-
-    def __format__(self, spec: str) -> str:
-        return format("", spec.rstrip("bcdoxXeEfFgGn%"))
-
-
 class cached:  # noqa: N801 - named as the decorator it is
     """A field computed on first use and kept in the job's own attributes (a lighter
     ``functools.cached_property``: a job is read by one thread)."""
@@ -363,8 +349,10 @@ class JobView:
         return self.annotations.user
 
     @property
-    def instance(self) -> Nothing:
-        return Nothing()
+    def instance(self) -> Empty:
+        """A nested instance's live figures (``instance.*``): the archive has none, so
+        each prints empty, as ``flux jobs`` prints them for a job that is not running."""
+        return Empty()
 
     @cached
     def dependencies(self) -> DependencyList:
