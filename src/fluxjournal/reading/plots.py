@@ -16,8 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fluxjournal.reading.jobview import username
-from fluxjournal.reading.report import RESULTS, Series, Usage
+from fluxjournal.reading.report import RESULTS, Series, Usage, group_name
 
 #: Colors of the Okabe-Ito palette (told apart with any color vision) and hatches (told
 #: apart in grayscale).
@@ -53,13 +52,10 @@ def figure_data(series: Series, users: list[Usage], top: int = TOP_USERS) -> dic
         "wait_p95": series.wait_p95,
         "endings": {result: series.endings[result] for result in RESULTS},
         "top_users": [
-            (str(_user(line.group)), line.core_seconds / SECONDS_PER_HOUR) for line in users[:top]
+            (str(group_name("user", line.group)), line.core_seconds / SECONDS_PER_HOUR)
+            for line in users[:top]
         ],
     }
-
-
-def _user(group: Any) -> Any:
-    return username(group) if isinstance(group, int) else group
 
 
 def _pyplot() -> Any:

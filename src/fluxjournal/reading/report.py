@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from fluxjournal.joblist.hostlist import decode_idset
 from fluxjournal.joblist.rset import cores_by_rank
+from fluxjournal.reading.jobview import username
 from fluxjournal.reading.resources import Interval, Resources, clipped, timeline, union_length
 from fluxjournal.storage.queries import GROUPINGS, RESOURCE_EVENTS_SINCE, ReportFilter
 
@@ -294,6 +295,14 @@ def _split(capacity: float, allocated: float, down: float) -> dict[str, float]:
         "down": down,
         "idle": max(capacity - allocated - down, 0.0),
     }
+
+
+def group_name(grouping: str, group: Any) -> Any:
+    """A group as people read it: a user by the name passwd gives the uid here (the uid
+    where it has none), nothing for a job without the grouping's value."""
+    if grouping == "user" and isinstance(group, int):
+        return username(group)
+    return group if group is not None else ""
 
 
 def groupings() -> tuple[str, ...]:

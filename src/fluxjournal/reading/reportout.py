@@ -23,8 +23,7 @@ import io
 from datetime import datetime
 from typing import Any
 
-from fluxjournal.reading.jobview import username
-from fluxjournal.reading.report import Report
+from fluxjournal.reading.report import Report, group_name
 
 SECONDS_PER = {"hours": 3600.0, "minutes": 60.0, "seconds": 1.0}
 UNITS = (*SECONDS_PER, "percent")
@@ -37,12 +36,6 @@ def _hours(seconds: float) -> float:
 
 def _percent(part: float, whole: float) -> float | None:
     return 100.0 * part / whole if whole else None
-
-
-def _group_name(grouping: str, group: Any) -> Any:
-    if grouping == "user" and isinstance(group, int):
-        return username(group)
-    return group if group is not None else ""
 
 
 def as_dict(report: Report) -> dict[str, Any]:
@@ -69,7 +62,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         for line in lines:
             out["by"].append(
                 {
-                    grouping: _group_name(grouping, line.group),
+                    grouping: group_name(grouping, line.group),
                     "jobs": line.jobs,
                     "completed": line.completed,
                     "failed": line.failed,
@@ -156,7 +149,7 @@ def tables(report: Report, units: str) -> list[tuple[str, list[list[str]]]]:
         for line in lines:
             rows.append(
                 [
-                    str(_group_name(grouping, line.group)),
+                    str(group_name(grouping, line.group)),
                     str(line.jobs),
                     str(line.completed),
                     str(line.failed),
