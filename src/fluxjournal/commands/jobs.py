@@ -118,19 +118,6 @@ def _selection(args: argparse.Namespace, now: float, err: TextIO) -> archived.Se
     )
 
 
-def _instances(store: Any, names: Sequence[str] | None) -> tuple[int, ...] | None:
-    """The instances to list: those named, or every one that is not a job of another."""
-    known = archived.instances(store)
-    if not names:
-        return tuple(i.number for i in known if i.parent is None) or None
-    by_name = {i.name: i.number for i in known}
-    missing = [name for name in names if name not in by_name]
-    if missing:
-        held = ", ".join(sorted(by_name)) or "none"
-        raise JobsError(f"{store.location} holds no instance {missing[0]} (it holds: {held})")
-    return tuple(by_name[name] for name in names)
-
-
 def _children(store: Any, parent: tuple[int, ...] | None) -> dict[int, int]:
     """The nested instances of the listed ones: their number by the job they ran as."""
     return {
@@ -328,7 +315,7 @@ def _list(
     err: TextIO,
     now: float,
 ) -> int:
-    instances = _instances(store, args.instance)
+    instances = tuple(i.number for i in archived.chosen_instances(store, args.instance)) or None
     handle = None
     uri = args.uri or os.environ.get("FLUX_URI")
     if uri and not args.jobids:

@@ -68,21 +68,6 @@ def bin_width(args: argparse.Namespace, start: float, end: float) -> float:
     return width
 
 
-def _instances(store: Any, names: list[str] | None) -> list[archived.Instance]:
-    known = archived.instances(store)
-    if not names:
-        top = [i for i in known if i.parent is None]
-        if not top:
-            raise StoreError(f"{store.location} holds no instance")
-        return top
-    by_name = {i.name: i for i in known}
-    for name in names:
-        if name not in by_name:
-            held = ", ".join(sorted(by_name)) or "none"
-            raise StoreError(f"{store.location} holds no instance {name} (it holds: {held})")
-    return [by_name[name] for name in names]
-
-
 def _report(store: Any, args: argparse.Namespace, where: ReportFilter) -> tuple:
     """Utilization, usage by each grouping and the sizes: one summary per grouping (the
     first gives the sizes, and, with no filter, the core-seconds every job held)."""
@@ -105,7 +90,9 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO, now: float | Non
         start, end = period(args, now)
         width = bin_width(args, start, end) if args.plot else None
         with open_archive(args.db) as store, store.snapshot():
-            chosen = _instances(store, args.instance)
+            chosen = archived.chosen_instances(store, args.instance)
+            if not chosen:
+                raise StoreError(f"{store.location} holds no instance")
             if args.plot and len(chosen) > 1:
                 raise ValueError("--plot draws one instance: name it with --instance")
             userid = archived.userid_of(args.user) if args.user else None

@@ -306,3 +306,17 @@ class Instance(NamedTuple):
 def instances(archive: Any) -> list[Instance]:
     """Every instance the archive holds."""
     return [Instance(*row) for row in archive.rows(archive.queries.all_instances)]
+
+
+def chosen_instances(archive: Any, names: Sequence[str] | None) -> list[Instance]:
+    """The instances ``--instance`` names, or, with none named, every one that is not a
+    job of another; SelectionError names one the archive does not hold."""
+    known = instances(archive)
+    if not names:
+        return [i for i in known if i.parent is None]
+    by_name = {i.name: i for i in known}
+    for name in names:
+        if name not in by_name:
+            held = ", ".join(sorted(by_name)) or "none"
+            raise SelectionError(f"{archive.location} holds no instance {name} (it holds: {held})")
+    return [by_name[name] for name in names]
