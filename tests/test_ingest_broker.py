@@ -29,6 +29,17 @@ def ingest_command(uri: str, db, *extra: str) -> list[str]:
     return [sys.executable, "-m", "fluxjournal", "ingest", "--uri", uri, "--db", str(db), *extra]
 
 
+def ingest_to_end(uri: str, db, *extra: str) -> subprocess.CompletedProcess:
+    """``fluxjournal ingest`` run to its end (``--once`` among ``extra``), its output kept."""
+    return subprocess.run(
+        ingest_command(uri, db, *extra),
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def child_env() -> dict:
     """The environment of a child that must find the bindings as this process did."""
     paths = [*bindings.added_paths, os.environ.get("PYTHONPATH", "")]
@@ -85,13 +96,7 @@ def stored_resources(database) -> list[tuple]:
 
 
 def test_the_resource_journal_is_stored_as_it_is(broker, database):
-    done = subprocess.run(
-        ingest_command(broker.uri, database.url, "--once"),
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = ingest_to_end(broker.uri, database.url, "--once")
     assert done.returncode == 0, done.stderr
     rows = stored_resources(database)
     assert rows == resource_journal_now(broker)
@@ -100,13 +105,7 @@ def test_the_resource_journal_is_stored_as_it_is(broker, database):
 
 
 def test_no_resources_on_a_broker(broker, database):
-    done = subprocess.run(
-        ingest_command(broker.uri, database.url, "--once", "--no-resources"),
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = ingest_to_end(broker.uri, database.url, "--once", "--no-resources")
     assert done.returncode == 0, done.stderr
     assert stored_resources(database) == []
 
@@ -125,13 +124,7 @@ def test_every_jobs_row_equals_what_flux_jobs_says(broker, database):
     held = broker.run("submit", "--urgency=hold", "--job-name=waiting", "true").strip()
     try:
         quiet(broker)
-        done = subprocess.run(
-            ingest_command(broker.uri, database.url, "--once"),
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = ingest_to_end(broker.uri, database.url, "--once")
         assert done.returncode == 0, done.stderr
         listed = json.loads(broker.run("jobs", "-a", "--json"))["jobs"]
     finally:
@@ -190,13 +183,7 @@ def test_sigkill_while_jobs_run_loses_nothing_and_doubles_nothing(database, tmp_
                 broker.run("resource", "undrain", "0")
             submitter.wait(timeout=300)
         quiet(broker)
-        done = subprocess.run(
-            ingest_command(broker.uri, db, "--once", "--quiet"),
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = ingest_to_end(broker.uri, db, "--once", "--quiet")
         assert done.returncode == 0, done.stderr
         assert stored(database) == journal_now(broker)
         resources_now = resource_journal_now(broker)

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 from conftest import needs_flux
-from test_ingest_broker import child_env, quiet
+from test_ingest_broker import child_env, ingest_to_end, quiet
 
 from fluxjournal.testing.broker import LocalBroker
 
@@ -102,14 +102,16 @@ def test_the_archive_lists_as_flux_jobs_before_and_after_the_purge(instance, tmp
     assert all(result.returncode == 0 for result in before.values())
     db = str(tmp_path / "archive.db")
     ours = [sys.executable, "-m", "fluxjournal"]
-    run(*ours, "ingest", "--uri", instance.uri, "--db", db, "--once", "-q", env=env, check=True)
+    stored = ingest_to_end(instance.uri, db, "--once", "-q")
+    assert stored.returncode == 0, stored.stderr
     for args in LISTINGS:
         result = run(*ours, "jobs", "--db", db, *args, env=env)
         assert (result.stdout, result.returncode) == (before[tuple(args)].stdout, 0), args
     instance.run("job", "purge", "--force", "--num-limit=0")
     after = run(flux, "jobs", "-a", env=env).stdout
     assert len(after.splitlines()) < len(before[("-a",)].stdout.splitlines())
-    run(*ours, "ingest", "--uri", instance.uri, "--db", db, "--once", "-q", env=env, check=True)
+    stored = ingest_to_end(instance.uri, db, "--once", "-q")
+    assert stored.returncode == 0, stored.stderr
     for args in LISTINGS:
         result = run(*ours, "jobs", "--db", db, *args, env=env)
         expected = before[tuple(args)].stdout

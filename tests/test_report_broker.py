@@ -9,14 +9,12 @@ Skipped unless ``flux`` is on PATH and flux-core's Python bindings import.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 import report_reference as ref
 from conftest import needs_flux
-from test_ingest_broker import child_env, quiet
+from test_ingest_broker import ingest_to_end, quiet
 
 from fluxjournal.reading import report
 from fluxjournal.storage.factory import open_archive
@@ -65,23 +63,8 @@ def test_the_report_of_a_real_broker_equals_the_reference(tmp_path):
         broker.run("cancel", held)
         quiet(broker)
         db = str(tmp_path / "archive.db")
-        env = dict(child_env(), FLUX_URI=broker.uri)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "fluxjournal",
-                "ingest",
-                "--uri",
-                broker.uri,
-                "--db",
-                db,
-                "--once",
-                "-q",
-            ],
-            env=env,
-            check=True,
-        )
+        done = ingest_to_end(broker.uri, db, "--once", "-q")
+        assert done.returncode == 0, done.stderr
         now = time.time()
     with open_archive(db) as archive:
         payloads, resource_events = stored_payloads(archive)
