@@ -121,7 +121,7 @@ def test_sizes_equal_the_reference(archive, period):
     start, end = PERIODS[period]
     bounds = (1, 2, 4)
     expected = ref.sizes(JOBS_OF, start, end, NOW, bounds)
-    got = report.sizes(archive, where(period), bounds)
+    _, got = report.summary(archive, where(period), "user", bounds)
     assert [b["jobs"] for b in got] == [jobs for jobs, _ in expected]
     for found, (_, seconds) in zip(got, expected):
         assert found["core_seconds"] == pytest.approx(seconds, rel=1e-9, abs=1e-6)
@@ -204,16 +204,9 @@ def test_json_has_the_documented_keys(archive):
     from fluxjournal.reading.reportout import as_dict
 
     start, end = PERIODS["all"]
-    by = {"user": report.usage(archive, where("all"), "user")}
-    data = json.loads(
-        json.dumps(
-            as_dict(
-                report.Report(
-                    "x", start, end, None, by, report.sizes(archive, where("all"), (1, 8))
-                )
-            )
-        )
-    )
+    lines, sizes = report.summary(archive, where("all"), "user", (1, 8))
+    made = report.Report("x", start, end, None, {"user": lines}, sizes)
+    data = json.loads(json.dumps(as_dict(made)))
     assert set(data) == {"instance", "period", "utilization", "by", "sizes"}
     assert set(data["period"]) == {"start", "end"}
     assert set(data["by"][0]) == {

@@ -160,11 +160,6 @@ def usage(archive: Any, where: ReportFilter, grouping: str) -> list[Usage]:
     return summary(archive, where, grouping, DEFAULT_SIZES)[0]
 
 
-def sizes(archive: Any, where: ReportFilter, bounds: Sequence[int]) -> list[dict[str, Any]]:
-    """Jobs and core-seconds held in the period, per bin of job core counts."""
-    return summary(archive, where, "user", bounds)[1]
-
-
 def _sizes(found: dict[int, list], bounds: Sequence[int]) -> list[dict[str, Any]]:
     out = []
     for index, low in enumerate(bounds):
@@ -193,16 +188,10 @@ def _cores_on(archive: Any, where: ReportFilter, jobids: Sequence[int], rank: in
     return {jobid: cores_by_rank(R).get(rank, 0) for jobid, R in rows if R}
 
 
-class Held(NamedTuple):
-    """What jobs held of one rank in a stretch of time."""
-
-    spans: list[tuple[float, float, int]]  # start, end, cores
-
-
 def held_on_rank(
     archive: Any, where: ReportFilter, running: list[tuple], rank: int, span: Interval
-) -> Held:
-    """The jobs' spans on ``rank`` within ``span``, with their cores there."""
+) -> list[tuple[float, float, int]]:
+    """The jobs' spans on ``rank`` within ``span``: (start, end, cores held there)."""
     queries = archive.report_queries
     found = [
         (jobid, s, e)
@@ -214,9 +203,7 @@ def held_on_rank(
         if ranks and rank in decode_idset(ranks) and s < span.end and e > span.start
     ]
     cores = _cores_on(archive, where, [jobid for jobid, _, _ in found], rank)
-    return Held(
-        [(max(s, span.start), min(e, span.end), cores.get(jobid, 0)) for jobid, s, e in found]
-    )
+    return [(max(s, span.start), min(e, span.end), cores.get(jobid, 0)) for jobid, s, e in found]
 
 
 def down_segments(
@@ -232,10 +219,10 @@ def down_segments(
         total = res.cores.get(rank, 0)
         for span in clipped(intervals, counted.start, counted.end):
             held = held_on_rank(archive, where, running, rank, span)
-            cuts = sorted({span.start, span.end, *(t for s, e, _ in held.spans for t in (s, e))})
+            cuts = sorted({span.start, span.end, *(t for s, e, _ in held for t in (s, e))})
             for a, b in zip(cuts, cuts[1:]):
-                busy = sum(c for s, e, c in held.spans if s <= a and e >= b)
-                taken = any(s <= a and e >= b for s, e, _ in held.spans)
+                busy = sum(c for s, e, c in held if s <= a and e >= b)
+                taken = any(s <= a and e >= b for s, e, _ in held)
                 segments.append((a, b, max(total - busy, 0), 0.0 if taken else 1.0))
     return segments
 
