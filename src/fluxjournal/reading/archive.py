@@ -103,7 +103,7 @@ def _states_and_results(words: Iterable[str]) -> tuple[set[str], set[str]]:
     return states, results
 
 
-def _targets(include: str) -> tuple[tuple[str, ...] | None, tuple[int, ...] | None]:
+def include_targets(include: str) -> tuple[tuple[str, ...] | None, tuple[int, ...] | None]:
     """``-i``: ranks when it reads as an idset, else hosts."""
     try:
         return None, tuple(decode_idset(include))
@@ -121,7 +121,7 @@ def _targets(include: str) -> tuple[tuple[str, ...] | None, tuple[int, ...] | No
 def job_filter(selection: Selection) -> JobFilter:
     """The SQL's filter of a selection."""
     states, results = _states_and_results(selection.filters or ("pending", "running"))
-    hosts, ranks = _targets(selection.include) if selection.include else (None, None)
+    hosts, ranks = include_targets(selection.include) if selection.include else (None, None)
     return JobFilter(
         instances=selection.instances,
         userid=userid_of(selection.user),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from fluxjournal.jobid import JobID
-from fluxjournal.reading.archive import RESULT_WORDS, STATE_WORDS, Selection
+from fluxjournal.joblist.hostlist import encode_idset
+from fluxjournal.reading.archive import RESULT_WORDS, STATE_WORDS, Selection, include_targets
 from fluxjournal.reading.jobview import JobView
 
 #: Keys of ``flux jobs --json`` that a job view computes itself.
@@ -84,12 +85,8 @@ def active_jobs(
     flux = _flux()
     constraint = None
     if selection.include:
-        from fluxjournal.reading.archive import _targets
-
-        hosts, ranks = _targets(selection.include)
+        _, ranks = include_targets(selection.include)
         if ranks is not None:
-            from fluxjournal.joblist.hostlist import encode_idset
-
             constraint = {"ranks": [encode_idset(ranks)]}
         else:
             constraint = {"hostlist": [selection.include]}
