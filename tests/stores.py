@@ -13,6 +13,8 @@ from typing import Any
 import pgcluster
 import pytest
 
+from fluxjournal.storage import schema
+
 #: Set by ``.ci/run``: without a PostgreSQL server the run fails instead of skipping.
 REQUIRE_VARIABLE = "FLUXJOURNAL_REQUIRE_POSTGRES"
 _numbers = itertools.count()
@@ -143,6 +145,32 @@ class Database:
         for table in ("meta", "instances", "events", "jobs"):
             marks += self.rows(f"SELECT ctid::text, xmin::text FROM {table} ORDER BY ctid")
         return marks
+
+    def as_version(self, version: int) -> None:
+        """Make a database fluxjournal made into one of an older schema version: without
+        the tables, columns and indexes added after ``version``."""
+        later = range(version + 1, schema.SCHEMA_VERSION + 1)
+        tables = {table for since in later for table in schema.ADDED_TABLES.get(since, ())}
+        columns = {
+            column
+            for since in later
+            for column in schema.ADDED_COLUMNS.get(since, ())
+            if column[0] not in tables
+        }
+        writer = self.connect()
+        try:
+            if version < 2:
+                writer.execute("DROP INDEX instances_parent")
+            for index, (table, names) in schema.INDEXES.items():
+                if any((table, name) in columns for name in names):
+                    writer.execute(f"DROP INDEX {index}")
+            for table in tables:
+                writer.execute(f"DROP TABLE {table}")
+            for table, name in columns:
+                writer.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+        finally:
+            writer.close()
+        self.set_schema_version(version)
 
     def set_schema_version(self, version: int) -> None:
         writer = self.connect()

@@ -177,21 +177,56 @@ def test_a_database_of_version_1_is_brought_up_to_date(database):
     and gets the new columns."""
     with open_store(database.url) as store:
         instance = store.instance("old", "test")
-    writer = database.connect()
-    writer.execute("DROP INDEX instances_parent")
-    for table in (t for ts in schema.ADDED_TABLES.values() for t in ts):
-        writer.execute(f"DROP TABLE {table}")
-    for table, column in (c for cs in schema.ADDED_COLUMNS.values() for c in cs):
-        writer.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    writer.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    writer.close()
+    database.as_version(1)
     assert "uri" not in database.columns("jobs")
     with open_store(database.url) as store:
         assert store.instance("old", "test") == instance
-    assert database.columns("jobs")[-1] == "uri"
+    assert database.columns("jobs")[-2:] == ["uri", "t_free"]
     assert database.columns("instances")[-2:] == ["parent", "parent_jobid"]
     ingest_payloads(_pycore, database, FULL, name="old", once=False)
     assert stored_events(database) == journal_entries(FULL)
+
+
+def allocation_spans(database) -> dict[int, tuple]:
+    """Each job's (t_run, t_free) from its stored entries: alloc's and the last free's."""
+    spans: dict[int, list] = {}
+    for jobid, name, timestamp in database.rows(
+        "SELECT jobid, name, timestamp FROM events WHERE name IN ('alloc', 'free')"
+        " ORDER BY jobid, position"
+    ):
+        span = spans.setdefault(jobid, [None, None])
+        span[0 if name == "alloc" else 1] = timestamp
+    return {jobid: tuple(span) for jobid, span in spans.items()}
+
+
+def assert_spans_stored(database) -> None:
+    """jobs.t_free is each job's free entry; job_nodes holds, per node, alloc to free."""
+    spans = allocation_spans(database)
+    assert any(t_free is not None for _, t_free in spans.values())
+    jobs = database.rows("SELECT id, t_run, t_free, t_inactive, state, ranks FROM jobs")
+    for jobid, t_run, t_free, t_inactive, state, ranks in jobs:
+        assert t_free == spans.get(jobid, (None, None))[1], jobid
+        nodes = database.rows("SELECT t_run, t_release FROM job_nodes WHERE jobid = ?", (jobid,))
+        if state == "INACTIVE" and ranks:
+            release = t_free if t_free is not None else t_inactive
+            assert nodes and set(nodes) == {(t_run, release)}, jobid
+        else:
+            assert nodes == [], jobid
+
+
+def test_each_job_is_stored_with_where_its_allocation_ended(impl, database):
+    ingest_payloads(impl, database, FULL, once=False)
+    assert_spans_stored(database)
+
+
+def test_a_database_of_version_4_gets_its_allocations_spans_in_place(database):
+    ingest_payloads(_pycore, database, FULL, name="old", once=False)
+    database.as_version(4)
+    assert "t_free" not in database.columns("jobs")
+    assert database.columns("job_nodes")[-1] == "host"
+    open_store(database.url).close()
+    assert database.columns("job_nodes")[-2:] == ["t_run", "t_release"]
+    assert_spans_stored(database)
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path):

@@ -319,6 +319,8 @@ def test_a_locked_database_is_one_line_and_nothing_is_written(tmp_path, monkeypa
 
 def test_a_job_row_of_the_wrong_width_is_refused_without_a_crash(tmp_path):
     class Short:
+        t_free = None
+
         def fields(self):
             return (1, 2)
 

@@ -76,7 +76,7 @@ cdef object MISSING = object()
 cdef enum JobEvent:
     EV_NONE, EV_SUBMIT, EV_VALIDATE, EV_DEPEND, EV_PRIORITY, EV_ALLOC, EV_FINISH,
     EV_CLEAN, EV_URGENCY, EV_EXCEPTION, EV_JOBSPEC_UPDATE, EV_RESOURCE_UPDATE,
-    EV_DEPENDENCY_ADD, EV_DEPENDENCY_REMOVE, EV_FLUX_RESTART
+    EV_DEPENDENCY_ADD, EV_DEPENDENCY_REMOVE, EV_FLUX_RESTART, EV_FREE
 
 
 #: The names job-list acts on, for a name that is not a plain str (a dict lookup then
@@ -87,6 +87,7 @@ cdef dict JOB_EVENT_CODES = {
     "urgency": EV_URGENCY, "exception": EV_EXCEPTION, "jobspec-update": EV_JOBSPEC_UPDATE,
     "resource-update": EV_RESOURCE_UPDATE, "dependency-add": EV_DEPENDENCY_ADD,
     "dependency-remove": EV_DEPENDENCY_REMOVE, "flux-restart": EV_FLUX_RESTART,
+    "free": EV_FREE,
 }
 
 
@@ -96,7 +97,10 @@ cdef inline bint is_name(const unsigned char *p, const char *word, Py_ssize_t n)
 
 cdef JobEvent job_event_from_bytes(const unsigned char *p, Py_ssize_t n) noexcept nogil:
     """Which event job-list acts on the ASCII name ``p[:n]`` is: by length, then bytes."""
-    if n == 5:
+    if n == 4:
+        if is_name(p, b"free", 4):
+            return EV_FREE
+    elif n == 5:
         if is_name(p, b"alloc", 5):
             return EV_ALLOC
         if is_name(p, b"clean", 5):
@@ -145,7 +149,7 @@ cdef inline bint event_reads_time(int event) noexcept nogil:
 cdef inline bint event_reads_context(int event) noexcept nogil:
     """False for the handlers that read no context."""
     return not (event == EV_VALIDATE or event == EV_DEPEND or event == EV_ALLOC
-                or event == EV_CLEAN or event == EV_FLUX_RESTART)
+                or event == EV_CLEAN or event == EV_FLUX_RESTART or event == EV_FREE)
 
 
 cdef int job_event_of(object name) except -1:
@@ -644,6 +648,8 @@ cdef class JobRecord:
     cdef int state, states_mask, states_events_mask
     cdef readonly double t_submit
     cdef double t_depend, t_priority, t_sched, t_run, t_cleanup, t_inactive
+    cdef double free_time
+    cdef bint freed
     cdef long long submit_version
     cdef long long ntasks, ncores, nnodes, tasks_per_node, tasks_per_core
     cdef double duration, expiration
@@ -663,6 +669,8 @@ cdef class JobRecord:
         self.state = self.states_mask = self.states_events_mask = ST_NEW
         self.t_submit = self.t_depend = self.t_priority = self.t_sched = 0.0
         self.t_run = self.t_cleanup = self.t_inactive = 0.0
+        self.free_time = 0.0
+        self.freed = False
         self.submit_version = -1
         self.ntasks = self.ncores = self.nnodes = -1
         self.duration = self.expiration = -1.0
@@ -681,6 +689,12 @@ cdef class JobRecord:
     def inactive(self):
         """True once the job is over: no more events will come."""
         return self.state == ST_INACTIVE
+
+    @property
+    def t_free(self):
+        """Where the allocation ended (the ``free`` entry; None before): not job-list's,
+        stored beside its fields."""
+        return self.free_time if self.freed else None
 
     # -- taking events -----------------------------------------------------------------
 
@@ -757,6 +771,10 @@ cdef class JobRecord:
             return self.on_finish(t, text)
         if event == EV_CLEAN:
             return self.transition(ST_INACTIVE, t, False)
+        if event == EV_FREE:
+            self.free_time = t
+            self.freed = True
+            return 0
         if event == EV_URGENCY:
             return self.on_urgency(t, text)
         if event == EV_EXCEPTION:

@@ -231,6 +231,20 @@ cdef inline int bind_value(fj_stmt *stmt, int index, const Value *v) noexcept no
     return sq.bind_null(stmt, index)
 
 
+cdef int bind_values(fj_stmt *stmt, tuple values, int *index) except -1:
+    """Bind ``values`` from parameter ``index[0]`` on, which is left past them: SQLITE_OK,
+    else the first error code (the values after it are still checked)."""
+    cdef Value v
+    cdef Py_ssize_t k
+    cdef int rc = SQ_OK
+    for k in range(PyTuple_GET_SIZE(values)):
+        value_of(<object>PyTuple_GET_ITEM(values, k), &v)
+        if rc == SQ_OK:
+            rc = bind_value(stmt, index[0], &v)
+        index[0] += 1
+    return rc
+
+
 cdef inline int step_once(fj_stmt *stmt) noexcept nogil:
     """Run a bound INSERT: SQLITE_DONE, else the error code (the statement is reset)."""
     cdef int rc = sq.step(stmt)
@@ -495,7 +509,7 @@ cdef class SQLiteWriter:
         """Insert the event rows of ``chunks`` (each an EventSpan, or a list of rows as
         ``Response.rows()`` gives them) and upsert a job row per item of ``jobs``:
         (jobid, nevents, record, uri), the row being ``instance, jobid, nevents,
-        *record.fields(), uri``. In the transaction the caller began; on an error it
+        *record.fields(), uri, record.t_free``. In the transaction the caller began; on an error it
         raises the sqlite3 module's exception, and the caller rolls back."""
         self.ready()
         for chunk in chunks:
@@ -505,7 +519,8 @@ cdef class SQLiteWriter:
                 for row in chunk:
                     self.write_tuple(self.insert_events, row, None)
         for jobid, nevents, record, uri in jobs:
-            self.write_tuple(self.upsert_jobs, (instance, jobid, nevents), record.fields(), uri)
+            self.write_tuple(self.upsert_jobs, (instance, jobid, nevents), record.fields(),
+                             (uri, record.t_free))
         return None
 
     cdef int write_span(self, EventSpan span) except -1:
@@ -517,30 +532,25 @@ cdef class SQLiteWriter:
         return 0
 
     cdef int write_tuple(self, fj_stmt *stmt, tuple head, tuple middle,
-                         object last=None) except -1:
-        """Bind ``head + middle (+ (last,))`` (a job row when ``middle`` is given) and step."""
-        cdef Value v
-        cdef Py_ssize_t k, width = 0
+                         tuple tail=None) except -1:
+        """Bind ``head + middle + tail`` (a job row when ``middle`` is given: the fields
+        between its key and what is stored after them) and step."""
         cdef int index = 1
         cdef int rc = SQ_OK
         cdef int wanted = EVENT_PARAMETERS if middle is None else self.job_parameters
-        width = len(head) + (0 if middle is None else len(middle) + 1)
+        cdef Py_ssize_t width = len(head)
+        if middle is not None:
+            if tail is None:
+                raise ValueError("a job row needs what is stored after its fields")
+            width += len(middle) + len(tail)
         if width != wanted:
             raise ValueError(f"a row of {width} values for a statement of {wanted}")
-        for k in range(len(head)):
-            value_of(<object>PyTuple_GET_ITEM(head, k), &v)
-            if rc == SQ_OK:
-                rc = bind_value(stmt, index, &v)
-            index += 1
+        rc = bind_values(stmt, head, &index)
         if middle is not None:
-            for k in range(len(middle)):
-                value_of(<object>PyTuple_GET_ITEM(middle, k), &v)
-                if rc == SQ_OK:
-                    rc = bind_value(stmt, index, &v)
-                index += 1
-            value_of(last, &v)
             if rc == SQ_OK:
-                rc = bind_value(stmt, index, &v)
+                rc = bind_values(stmt, middle, &index)
+            if rc == SQ_OK:
+                rc = bind_values(stmt, tail, &index)
         if rc != SQ_OK:
             sq.reset(stmt)
             raise sqlite_error(self.db, rc)

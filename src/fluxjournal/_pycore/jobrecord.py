@@ -83,6 +83,7 @@ class JobRecord:
         "t_run",
         "t_cleanup",
         "t_inactive",
+        "t_free",
         "submit_version",
         "ntasks",
         "ncores",
@@ -120,6 +121,8 @@ class JobRecord:
         self.states_events_mask = NEW
         self.t_submit = self.t_depend = self.t_priority = self.t_sched = 0.0
         self.t_run = self.t_cleanup = self.t_inactive = 0.0
+        #: where the allocation ended (the ``free`` entry): not job-list's, stored beside
+        self.t_free: float | None = None
         self.submit_version = -1
         self.ntasks = self.ncores = self.nnodes = -1
         self.duration = -1.0
@@ -197,6 +200,9 @@ class JobRecord:
 
     def _on_clean(self, t: float, text: str) -> None:
         self._transition(INACTIVE, t)
+
+    def _on_free(self, t: float, text: str) -> None:
+        self.t_free = t
 
     def _on_urgency(self, t: float, text: str) -> None:
         self.urgency = _integer(self._context(text).get("urgency", self.urgency), self.urgency)
@@ -464,6 +470,7 @@ _HANDLERS = {
     "alloc": JobRecord._on_alloc,
     "finish": JobRecord._on_finish,
     "clean": JobRecord._on_clean,
+    "free": JobRecord._on_free,
     "urgency": JobRecord._on_urgency,
     "exception": JobRecord._on_exception,
     "jobspec-update": JobRecord._on_jobspec_update,

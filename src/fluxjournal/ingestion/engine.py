@@ -377,7 +377,14 @@ class Ingest:
             ]
         else:
             jobs = [
-                (self.instance, jobid, cursors[jobid].nevents, *record.fields(), uris.get(jobid))
+                (
+                    self.instance,
+                    jobid,
+                    cursors[jobid].nevents,
+                    *record.fields(),
+                    uris.get(jobid),
+                    record.t_free,
+                )
                 for jobid, record in records.items()
             ]
         if uris:

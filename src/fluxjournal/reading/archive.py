@@ -19,7 +19,7 @@ from fluxjournal.jobid import JobID
 from fluxjournal.joblist.hostlist import decode_idset, expand_hostlist
 from fluxjournal.reading.jobview import JobView
 from fluxjournal.storage import schema
-from fluxjournal.storage.contract import node_rows
+from fluxjournal.storage.contract import ranks_and_hosts
 from fluxjournal.storage.queries import LISTING_COLUMNS, JobFilter
 
 #: The states of ``-f``, by the names flux jobs takes; the groups job-list lists them in.
@@ -224,10 +224,10 @@ def listing_columns(wanted: Iterable[str]) -> tuple[str, ...]:
 
 def _ran_on(row: Sequence[Any], at: tuple[int, int], where: JobFilter) -> bool:
     """Whether an active job's allocation holds one of the nodes or ranks asked for."""
-    nodes = node_rows(0, 0, row[at[0]], row[at[1]])
+    nodes = ranks_and_hosts(row[at[0]], row[at[1]])
     if where.ranks is not None:
-        return any(rank in where.ranks for _, _, rank, _ in nodes)
-    return any(host in (where.hosts or ()) for _, _, _, host in nodes)
+        return any(rank in where.ranks for rank, _ in nodes)
+    return any(host in (where.hosts or ()) for _, host in nodes)
 
 
 def select_ids(

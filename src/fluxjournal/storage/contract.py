@@ -97,10 +97,10 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def node_rows(instance: int, jobid: int, ranks: str | None, nodelist: str | None) -> list[tuple]:
-    """The ``job_nodes`` rows of one job: (instance, jobid, rank, host) for each rank of
-    its allocation, its node's name beside it (R lists them in the same order); none for a
-    job that had no allocation or whose R does not pair ranks with names."""
+def ranks_and_hosts(ranks: str | None, nodelist: str | None) -> list[tuple[int, str | None]]:
+    """The ranks of an allocation, each with its node's name (R lists them in the same
+    order); none for a job that had no allocation, no name where R does not pair ranks
+    with names."""
     if not ranks:
         return []
     try:
@@ -110,7 +110,28 @@ def node_rows(instance: int, jobid: int, ranks: str | None, nodelist: str | None
         return []
     if len(hosts) != len(ids):
         hosts = [None] * len(ids)
-    return [(instance, jobid, rank, host) for rank, host in zip(ids, hosts)]
+    return list(zip(ids, hosts))
+
+
+def node_rows(
+    instance: int,
+    jobid: int,
+    ranks: str | None,
+    nodelist: str | None,
+    t_run: float | None,
+    t_release: float | None,
+) -> list[tuple]:
+    """The ``job_nodes`` rows of one job: (instance, jobid, rank, host, t_run, t_release)
+    for each rank of its allocation."""
+    return [
+        (instance, jobid, rank, host, t_run, t_release)
+        for rank, host in ranks_and_hosts(ranks, nodelist)
+    ]
+
+
+def _released(t_free: float | None, t_inactive: float | None) -> float | None:
+    """Where a job's allocation ended: its ``free`` entry, or its ``clean`` without one."""
+    return t_free if t_free is not None else t_inactive
 
 
 def finished_job_nodes(jobs: Sequence[tuple]) -> list[tuple]:
@@ -124,6 +145,8 @@ def finished_job_nodes(jobs: Sequence[tuple]) -> list[tuple]:
                 job[schema.JOB_ROW_ID],
                 job[schema.JOB_ROW_RANKS],
                 job[schema.JOB_ROW_NODELIST],
+                job[schema.JOB_ROW_T_RUN],
+                _released(job[schema.JOB_ROW_T_FREE], job[schema.JOB_ROW_T_INACTIVE]),
             )
     return rows
 
@@ -135,14 +158,20 @@ def finished_record_nodes(instance: int, jobs: Sequence[tuple]) -> list[tuple]:
     for jobid, _, record, _ in jobs:
         if record.inactive:
             fields = record.fields()
-            ranks, nodelist = fields[schema.FIELD_RANKS], fields[schema.FIELD_NODELIST]
-            rows += node_rows(instance, jobid, ranks, nodelist)
+            rows += node_rows(
+                instance,
+                jobid,
+                fields[schema.FIELD_RANKS],
+                fields[schema.FIELD_NODELIST],
+                fields[schema.FIELD_T_RUN],
+                _released(record.t_free, fields[schema.FIELD_T_INACTIVE]),
+            )
     return rows
 
 
 def job_nodes_of(jobs: Sequence[tuple]) -> list[tuple]:
-    """The ``job_nodes`` rows of (instance, id, ranks, nodelist) rows: what a database of
-    a version before ``job_nodes`` gets when it is brought up to date."""
+    """The ``job_nodes`` rows of (instance, id, ranks, nodelist, t_run, t_release) rows:
+    what a database of a version before ``job_nodes`` gets when it is brought up to date."""
     return [row for job in jobs for row in node_rows(*job)]
 
 

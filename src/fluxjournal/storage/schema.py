@@ -16,10 +16,15 @@ fluxjournal writes SQL.
   exact timestamp, name and context (JSON text).
 - ``jobs``: one row per job, as ``flux jobs -a --json`` reports it, kept up to date as its
   events arrive; ``nevents`` is how many of the job's eventlog entries ``events`` holds,
-  written in the same transaction as those rows: it is the restart cursor.
+  written in the same transaction as those rows: it is the restart cursor. ``t_free`` is
+  the time of the job's ``free`` entry, where its allocation ended (version 5), which
+  job-list does not report.
 - ``job_nodes``: which job ran on which node: a row per rank of each inactive job's
   allocation, with the node's name, written with the job's last row (version 3), so that
-  ``fluxjournal jobs -i node17`` reads an index rather than every job's R.
+  ``fluxjournal jobs -i node17`` reads an index rather than every job's R; with the span
+  the job held the node (``t_run``, its ``alloc``, to ``t_release``, its ``free`` or,
+  without one, its ``clean``: version 5), so that a report's node-hours are one ordered
+  read of an index.
 - ``resource_events``: one row per entry of each instance's resource eventlog (the
   ``resource.journal``: ``resource-define`` with the R its response carried, ``online``,
   ``offline``, ``drain``, ``undrain``, ``restart``, ...), ``position`` being the entry's
@@ -36,7 +41,7 @@ from typing import NamedTuple
 #: Bumped whenever a table, column, index or view changes; a database with a higher
 #: version was made by a newer fluxjournal and is refused, one with a lower version is
 #: brought up to this one (:data:`ADDED_COLUMNS`).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Column(NamedTuple):
@@ -98,26 +103,39 @@ JOB_LIST_COLUMNS = (
     Column("R", "json"),
 )
 
-#: The jobs table: the instance and job id, the restart cursor, job-list's fields, and the
+#: The jobs table: the instance and job id, the restart cursor, job-list's fields, the
 #: URI of the Flux instance the job is (``flux jobs`` reports it from the job's ``uri``
-#: memo), added in version 2.
+#: memo), added in version 2, and the time of the job's ``free`` entry, added in version 5.
+#: A row is ``(instance, id, nevents, *JobRecord.fields(), *JobRecord.stored_after(uri))``.
 JOB_COLUMNS = (
     Column("instance", "int", True),
     Column("id", "int", True),
     Column("nevents", "int", True),
     *JOB_LIST_COLUMNS,
     Column("uri", "text"),
+    Column("t_free", "real"),
 )
 
 #: The names of job-list's fields, as ``JobRecord.fields()`` gives their values.
 JOB_FIELDS = tuple(column.name for column in JOB_LIST_COLUMNS)
 #: Where ``JobRecord.fields()`` holds a job's ranks and nodes.
 FIELD_RANKS, FIELD_NODELIST = JOB_FIELDS.index("ranks"), JOB_FIELDS.index("nodelist")
+#: Where ``JobRecord.fields()`` holds the start of a job's allocation and its end.
+FIELD_T_RUN, FIELD_T_INACTIVE = JOB_FIELDS.index("t_run"), JOB_FIELDS.index("t_inactive")
 #: Where a job row (in the order of :data:`JOB_COLUMNS`) holds what ``job_nodes`` is
 #: made of.
-JOB_ROW_INSTANCE, JOB_ROW_ID, JOB_ROW_STATE, JOB_ROW_RANKS, JOB_ROW_NODELIST = (
+(
+    JOB_ROW_INSTANCE,
+    JOB_ROW_ID,
+    JOB_ROW_STATE,
+    JOB_ROW_RANKS,
+    JOB_ROW_NODELIST,
+    JOB_ROW_T_RUN,
+    JOB_ROW_T_INACTIVE,
+    JOB_ROW_T_FREE,
+) = (
     [column.name for column in JOB_COLUMNS].index(name)
-    for name in ("instance", "id", "state", "ranks", "nodelist")
+    for name in ("instance", "id", "state", "ranks", "nodelist", "t_run", "t_inactive", "t_free")
 )
 
 INSTANCE_COLUMNS = (
@@ -131,11 +149,14 @@ INSTANCE_COLUMNS = (
 
 META_COLUMNS = (Column("key", "text", True), Column("value", "text", True))
 
+#: A job's node, and the span it held it (version 5).
 JOB_NODE_COLUMNS = (
     Column("instance", "int", True),
     Column("jobid", "int", True),
     Column("rank", "int", True),
     Column("host", "text"),
+    Column("t_run", "real"),
+    Column("t_release", "real"),
 )
 
 #: The resource eventlog's entries: the context as JSON text (``{}`` when the entry has
@@ -166,7 +187,11 @@ JOB_NODES_SINCE = 3
 #: older version gets them (NULL in the rows it has) when it is opened.
 ADDED_COLUMNS = {
     2: (("instances", "parent"), ("instances", "parent_jobid"), ("jobs", "uri")),
+    5: (("jobs", "t_free"), ("job_nodes", "t_run"), ("job_nodes", "t_release")),
 }
+#: The version that added the spans of allocations: an older database's jobs get theirs
+#: from their stored ``free`` entries.
+SPANS_SINCE = 5
 
 #: Indexes for the usual questions: a user's jobs, jobs by state, by time; events by time.
 INDEXES = {
@@ -184,6 +209,8 @@ INDEXES = {
     "jobs_queue_order": ("jobs", ("queue", "t_inactive", "id")),
     "job_nodes_host": ("job_nodes", ("host",)),
     "job_nodes_rank": ("job_nodes", ("rank",)),
+    # version 5: each rank's spans in time order, whole in the index (node-hours)
+    "job_nodes_spans": ("job_nodes", ("instance", "rank", "t_run", "t_release")),
 }
 #: The indexes of the resource eventlog (version 4): kept while a history loads, unlike
 #: :data:`INDEXES` (the table is small, and written by a thread of its own meanwhile).
@@ -282,8 +309,21 @@ class Statements:
         #: The inactive jobs that ran, with their ranks and nodes: ``job_nodes`` filled in
         #: for a database of a version before it.
         self.jobs_that_ran = (
-            "SELECT instance, id, ranks, nodelist FROM jobs"
+            "SELECT instance, id, ranks, nodelist, t_run, COALESCE(t_free, t_inactive) FROM jobs"
             " WHERE state = 'INACTIVE' AND ranks IS NOT NULL"
+        )
+        #: The spans of allocations for a database of a version before them: each job's
+        #: ``free`` from its stored entries (the last, by position: the key's order), then
+        #: each of its nodes' span.
+        self.fill_spans = (
+            "UPDATE jobs SET t_free = (SELECT e.timestamp FROM events e"
+            " WHERE e.instance = jobs.instance AND e.jobid = jobs.id AND e.name = 'free'"
+            " ORDER BY e.position DESC LIMIT 1) WHERE t_run IS NOT NULL",
+            "UPDATE job_nodes SET"
+            " t_run = (SELECT j.t_run FROM jobs j"
+            " WHERE j.instance = job_nodes.instance AND j.id = job_nodes.jobid),"
+            " t_release = (SELECT COALESCE(j.t_free, j.t_inactive) FROM jobs j"
+            " WHERE j.instance = job_nodes.instance AND j.id = job_nodes.jobid)",
         )
         self.instance_by_name = f"SELECT instance FROM instances WHERE name = {m}"
         self.insert_instance = (
@@ -380,16 +420,25 @@ class Statements:
 
     def upgrade(self, version: int) -> list[str]:
         """The statements that bring a database of ``version`` up to :data:`SCHEMA_VERSION`."""
+        # a table made here is made whole: only the tables the database has grow
+        made = {
+            table
+            for since in range(version + 1, SCHEMA_VERSION + 1)
+            for table in ADDED_TABLES.get(since, ())
+        }
         statements = [
             self.add_column(table, name)
             for since in range(version + 1, SCHEMA_VERSION + 1)
             for table, name in ADDED_COLUMNS.get(since, ())
+            if table not in made
         ]
         statements += [
             self.create_table(table)
             for since in range(version + 1, SCHEMA_VERSION + 1)
             for table in ADDED_TABLES.get(since, ())
         ]
+        if version < SPANS_SINCE:
+            statements += self.fill_spans
         statements.append(CHILD_INDEX)
         statements += [self.create_index(index) for index in (*INDEXES, *RESOURCE_INDEXES)]
         statements.append(self.set_schema_version)
