@@ -22,6 +22,7 @@ import pytest
 
 from fluxjournal.errors import JSONDecodeError, MalformedResponse
 from fluxjournal.jobid import JobID
+from fluxjournal.storage import schema
 
 PICKLES = pickle.loads((Path(__file__).parent / "data" / "pickles-0.1.0.pickle").read_bytes())
 CORES = {"cython": "fluxjournal._core", "python": "fluxjournal._pycore"}
@@ -103,6 +104,29 @@ def test_a_compiled_jobrecord_of_0_1_0_loads():
     got = pickle.loads(PICKLES["cython/jobrecord"])
     assert type(got) is _core.JobRecord
     assert got.fields() == _core.JobRecord(1234567).fields()
+    assert got.t_free is None
+
+
+def test_a_job_record_pickles_whole(impl):
+    record = impl.JobRecord(1234567)
+    record.apply(
+        [
+            (1.5, "submit", '{"userid":5,"urgency":16}'),
+            (2.5, "alloc", "{}"),
+            (3.5, "finish", '{"status":0}'),
+            (4.25, "free", "{}"),
+            (5.5, "clean", "{}"),
+        ],
+        '{"version":1,"resources":[{"type":"slot","count":1,"with":[{"type":"core","count":2}]}'
+        '],"tasks":[{"command":["hostname"],"slot":"task","count":{"per_slot":1}}],'
+        '"attributes":{"system":{"duration":60,"cwd":"/tmp","queue":"batch"}}}',
+        '{"version":1,"execution":{"R_lite":[{"rank":"0","children":{"core":"0-1"}}],'
+        '"nodelist":["node0"],"starttime":2.5,"expiration":62.5}}',
+    )
+    got = pickle.loads(pickle.dumps(record, 4))
+    assert type(got) is type(record)
+    assert got.fields() == record.fields() and got.t_free == record.t_free == 4.25
+    assert record.fields()[schema.JOB_FIELDS.index("ncores")] == 2
 
 
 def test_the_twins_jobrecord_pickles_under_its_public_name():

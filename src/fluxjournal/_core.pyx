@@ -11,6 +11,7 @@ for ``str`` input.
 """
 
 import json
+import pickle
 import os as _os
 import sys as _sys
 import time as _time

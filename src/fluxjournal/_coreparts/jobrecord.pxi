@@ -636,6 +636,7 @@ cdef class JobspecFields:
 
 
 @cython.final
+@cython.auto_pickle(False)
 cdef class JobRecord:
     """One job's job-list state, brought up to date one eventlog entry at a time (the
     compiled twin of :class:`fluxjournal._pycore.JobRecord`; rows' timestamps are numbers,
@@ -1042,6 +1043,40 @@ cdef class JobRecord:
         self.nodelist = hostlist_text(hosts)
         return 0
 
+    # -- pickling ------------------------------------------------------------------------
+
+    def __reduce__(self):
+        return restore_job_record, (type(self), (
+            self.R_text, self.bank, self.cwd, self.dependencies, self.duration,
+            self.exception_note, self.exception_occurred, self.exception_severity,
+            self.exception_type, self.expiration, self.free_time, self.freed,
+            self.has_urgency, self.has_userid, self.id, self.jobspec_text, self.name,
+            self.ncores, self.nnodes, self.nodelist, self.ntasks, self.priority,
+            self.project, self.queue, self.ranks, self.result, self.state,
+            self.states_events_mask, self.states_mask, self.submit_version, self.success,
+            self.t_cleanup, self.t_depend, self.t_inactive, self.t_priority, self.t_run,
+            self.t_sched, self.t_submit, self.tasks_per_core, self.tasks_per_node,
+            self.urgency, self.userid, self.waitstatus,
+        ))
+
+    def __setstate__(self, tuple state):
+        """The fields of :meth:`__reduce__`'s state, or of 0.1.0's (no free yet)."""
+        if len(state) == PICKLED_FIELDS_0_1_0:
+            at = PICKLED_BEFORE_FREE_0_1_0
+            state = state[:at] + (0.0, False) + state[at:]
+        (
+            self.R_text, self.bank, self.cwd, self.dependencies, self.duration,
+            self.exception_note, self.exception_occurred, self.exception_severity,
+            self.exception_type, self.expiration, self.free_time, self.freed,
+            self.has_urgency, self.has_userid, self.id, self.jobspec_text, self.name,
+            self.ncores, self.nnodes, self.nodelist, self.ntasks, self.priority,
+            self.project, self.queue, self.ranks, self.result, self.state,
+            self.states_events_mask, self.states_mask, self.submit_version, self.success,
+            self.t_cleanup, self.t_depend, self.t_inactive, self.t_priority, self.t_run,
+            self.t_sched, self.t_submit, self.tasks_per_core, self.tasks_per_node,
+            self.urgency, self.userid, self.waitstatus,
+        ) = state
+
     # -- what flux jobs -a --json says --------------------------------------------------
 
     def fields(self):
@@ -1139,3 +1174,39 @@ cdef object result_name_of(int result):
     while k < 3 and not (result & (1 << k)):
         k += 1
     return RESULT_NAME_STRS[k]
+
+
+
+
+# -- pickles ------------------------------------------------------------------------------
+# A JobRecord pickles as its fields in the order of their names, as Cython's own pickling
+# of 0.1.0 did. 0.1.0's pickles call Cython's loader by its name with a checksum of those
+# names; its record had no ``free_time`` and ``freed``, which sort after its first ten
+# fields (``R_text`` to ``expiration``): such a state loads as a record that saw no free.
+
+#: The checksums of 0.1.0's fields (Cython's three: SHA-256, SHA-1 and MD5 of the names).
+cdef tuple PICKLE_CHECKSUMS_0_1_0 = (0x5289082, 0x4bd6856, 0xef77e79)
+#: How many fields a state of 0.1.0 has, and how many of them sort before ``free_time``.
+cdef Py_ssize_t PICKLED_FIELDS_0_1_0 = 41
+cdef Py_ssize_t PICKLED_BEFORE_FREE_0_1_0 = 10
+
+
+def restore_job_record(record_type, tuple state):
+    """A JobRecord from its pickled state."""
+    record = record_type.__new__(record_type)
+    record.__setstate__(state)
+    return record
+
+
+def load_pickle_of_0_1_0(record_type, long checksum, state):
+    """What 0.1.0's pickles of a JobRecord call: a blank record, whose state comes next
+    (or with it)."""
+    if checksum not in PICKLE_CHECKSUMS_0_1_0:
+        raise pickle.PickleError(f"a JobRecord pickled by another fluxjournal ({checksum:#x})")
+    record = record_type.__new__(record_type)
+    if state is not None:
+        record.__setstate__(state)
+    return record
+
+
+globals()["__pyx_unpickle_JobRecord"] = load_pickle_of_0_1_0
