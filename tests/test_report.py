@@ -315,6 +315,20 @@ def test_errors_are_one_line(tmp_path):
     )
 
 
+def test_an_archive_older_than_the_spans_is_refused_until_brought_up_to_date(database):
+    with open_store(database.url) as store:
+        instance = store.instance("simulated", "test")
+        engine.run(ReplayFlux(PAYLOADS, ends=True), store, instance, once=True)
+    database.as_version(4)
+    _, err, status = run_report(database.url, "--since=-1d")
+    assert status == 1
+    assert err.startswith("fluxjournal report: ERROR: ") and err.count("\n") == 1
+    assert "schema version 4; a report needs version 5: run fluxjournal ingest" in err
+    open_store(database.url).close()
+    out, err, status = run_report(database.url, "--since=-1d")
+    assert (status, err) == (0, "") and "core-hours" in out
+
+
 def test_a_period_that_ends_before_it_starts_is_refused(archive):
     _, err, status = run_report(_url(archive), "--since=-1h", "--until=-2h")
     assert status == 1 and "ends before it starts" in err

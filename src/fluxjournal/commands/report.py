@@ -90,6 +90,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO, now: float | Non
         start, end = period(args, now)
         width = bin_width(args, start, end) if args.plot else None
         with open_archive(args.db) as store, store.snapshot():
+            report.check_version(store)
             chosen = archived.chosen_instances(store, args.instance)
             if not chosen:
                 raise StoreError(f"{store.location} holds no instance")

@@ -11,9 +11,9 @@ gives them (what Slurm sites read in ``sreport``).
   jobs that started in it, the runtime of those that ended in it;
 - **job sizes**: core-hours held, by the jobs' core counts.
 
-The sums, counts, means and the rows around each median and 95th percentile are the
-database's work (:mod:`fluxjournal.storage.queries`); here are only the few figures
-that need the resource eventlog (down time, nodes) and the interpolation of percentiles.
+The sums, counts, means, medians and 95th percentiles are the database's work
+(:mod:`fluxjournal.storage.queries`); here are only the few figures that need the
+resource eventlog (down time, nodes).
 Times are seconds.
 """
 
@@ -28,10 +28,10 @@ from fluxjournal.joblist.hostlist import decode_idset
 from fluxjournal.joblist.rset import cores_by_rank
 from fluxjournal.reading.jobview import username
 from fluxjournal.reading.resources import Interval, Resources, clipped, timeline, union_length
-from fluxjournal.storage.queries import GROUPINGS, RESOURCE_EVENTS_SINCE, ReportFilter
+from fluxjournal.storage.contract import StoreError
+from fluxjournal.storage.queries import GROUPINGS, ReportFilter
+from fluxjournal.storage.schema import SPANS_SINCE
 
-#: The percentiles of the waits and runtimes.
-MEDIAN, P95 = 0.5, 0.95
 #: Less than this of a bin left at the period's end is rounding, not one more bin.
 BIN_ROUNDING = 1e-9
 #: ``--sizes``' default bins: job core counts.
@@ -78,30 +78,16 @@ class Utilization(NamedTuple):
     node_seconds: dict[str, float]
 
 
-def interpolated(rows: Sequence[tuple], fraction: float) -> float | None:
-    """The ``fraction`` percentile (linear between ranks, as numpy's default) of one
-    group's values, from the rows around it: (value, rank, count)."""
-    if not rows:
-        return None
-    count = rows[0][2]
-    position = fraction * (count - 1)
-    below = int(position)
-    values = {rank: value for value, rank, _ in rows}
-    low = values[below]
-    high = values.get(below + 1, low)
-    return low + (high - low) * (position - below)
-
-
 def percentiles(rows: Sequence[tuple]) -> dict[tuple[str, Any], tuple[float | None, ...]]:
-    """Per measure and group, the median and the 95th percentile of the ranked rows
-    (measure, group, value, rank, count)."""
-    grouped: dict[tuple[str, Any], list[tuple]] = defaultdict(list)
-    for measure, group, value, rank, count in rows:
-        grouped[(measure, group)].append((value, rank, count))
+    """Per measure and group, the median and the 95th percentile, from the rows of
+    :meth:`~fluxjournal.storage.queries.ReportQueries.percentiles`."""
     return {
-        key: (interpolated(values, MEDIAN), interpolated(values, P95))
-        for key, values in grouped.items()
+        (measure, group): (_number(median), _number(p95)) for measure, group, median, p95 in rows
     }
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 #: The sums of a row of the usage query after its group and size bin, and where the
@@ -117,9 +103,9 @@ def summary(
     archive: Any, where: ReportFilter, grouping: str, bounds: Sequence[int]
 ) -> tuple[list[Usage], list[dict[str, Any]]]:
     """The usage of each group (most core-hours first) and the job sizes: two passes
-    over the period's jobs, one of sums, one of the ranks of waits and runtimes."""
+    over the period's jobs, one of sums, one of the percentiles of waits and runtimes."""
     queries = archive.report_queries
-    ranked = percentiles(archive.rows(*queries.ranked(where, grouping, None)))
+    spread = percentiles(archive.rows(*queries.percentiles(where, grouping, None)))
     groups: dict[Any, list] = {}
     bins: dict[int, list] = defaultdict(lambda: [0, 0.0])
     for row in archive.rows(*queries.usage(where, grouping, bounds)):
@@ -146,9 +132,9 @@ def summary(
                 float(cores),
                 float(nodes),
                 _mean(waits, started),
-                *ranked.get(("wait", group), (None, None)),
+                *spread.get(("wait", group), (None, None)),
                 _mean(runtimes, ran),
-                ranked.get(("runtime", group), (None, None))[0],
+                spread.get(("runtime", group), (None, None))[0],
             )
         )
     lines.sort(key=lambda line: (-line.core_seconds, str(line.group)))
@@ -172,10 +158,18 @@ def _sizes(found: dict[int, list], bounds: Sequence[int]) -> list[dict[str, Any]
     return out
 
 
+def check_version(archive: Any) -> None:
+    """Refuse an archive made before the spans of allocations were stored (each job's
+    ``free``, each node's span): a report reads them."""
+    if archive.version < SPANS_SINCE:
+        raise StoreError(
+            f"{archive.location} has schema version {archive.version}; a report needs "
+            f"version {SPANS_SINCE}: run fluxjournal ingest on it once to bring it up to date"
+        )
+
+
 def resources(archive: Any, where: ReportFilter) -> Resources | None:
     """The instance's resources from its stored eventlog; None when none is stored."""
-    if archive.version < RESOURCE_EVENTS_SINCE:
-        return None
     rows = archive.rows(*archive.report_queries.resource_events(where.instance))
     return timeline(rows, min(where.end, where.now)) if rows else None
 
@@ -348,8 +342,9 @@ def series(archive: Any, where: ReportFilter, width: float) -> Series:
         running = list(archive.rows(*queries.running(where)))
         for a, b, cores, _ in down_segments(archive, where, res, running):
             _spread(down, where.start, width, a, b, cores)
-    ranked = percentiles(archive.rows(*queries.ranked(where, None, width)))
-    waits = {group: value for (measure, group), value in ranked.items() if measure == "wait"}
+    # by bin, the waits alone
+    binned_waits = percentiles(archive.rows(*queries.percentiles(where, None, width)))
+    waits = {index: value for (_, index), value in binned_waits.items()}
     endings = {result: [0] * count for result in RESULTS}
     for index, result, number in archive.rows(*queries.endings(where, width)):
         if result and result.lower() in endings and 0 <= int(index) < count:

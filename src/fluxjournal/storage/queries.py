@@ -205,8 +205,6 @@ class ReportFilter(NamedTuple):
     banks: tuple[str, ...] = ()
 
 
-#: The schema version that added ``resource_events`` (an older archive has no capacity).
-RESOURCE_EVENTS_SINCE = 4
 #: What ``fluxjournal report --by`` groups by, and the column that holds it.
 GROUPINGS = {"user": "userid", "bank": "bank", "project": "project", "queue": "queue"}
 #: The states of a job that holds an allocation and is not over.
@@ -229,7 +227,10 @@ _REPORT_COLUMNS = (
     "t_run",
     "t_cleanup",
     "t_inactive",
+    "t_free",
 )
+#: The percentiles of the waits and runtimes.
+MEDIAN, P95 = 0.5, 0.95
 
 
 class ReportQueries:
@@ -239,24 +240,12 @@ class ReportQueries:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
-    def _base(
-        self, where: ReportFilter, filtered: bool, free_needed: bool = True
-    ) -> tuple[str, list]:
-        """The ``p``, ``base`` and ``spans`` of every report query. ``free_needed``:
-        where allocations end matters (a lookup of each job's ``free`` entry, the
-        costliest part of a report); the waits and runtimes do without."""
+    def _base(self, where: ReportFilter, filtered: bool) -> tuple[str, list]:
+        """The ``p``, ``base`` and ``spans`` of every report query."""
         d = self.dialect
         m = d.mark
         real = d.types["real"]
         columns = ", ".join(f"j.{name}" for name in _REPORT_COLUMNS)
-        # by the job's own entries (its key), last first: MAX(timestamp) would have the
-        # planner walk the events' time index instead
-        free = (
-            "(SELECT f.timestamp FROM events f WHERE f.instance = j.instance"
-            " AND f.jobid = j.id AND f.name = 'free' ORDER BY f.position DESC LIMIT 1)"
-            if free_needed
-            else f"CAST(NULL AS {real})"
-        )
         clauses = ["j.instance = " + m]
         params: list = [where.instance]
         if filtered:
@@ -275,9 +264,8 @@ class ReportQueries:
         holding = ", ".join(f"'{state}'" for state in HOLDING_STATES)
         # jobs over after the start (an index range), and the few still holding resources
         base = (
-            f"SELECT {columns}, {free} AS t_free FROM jobs j WHERE {shared} AND j.t_inactive > {m}"
-            f" UNION ALL SELECT {columns}, {free} AS t_free FROM jobs j WHERE {shared}"
-            f" AND j.state IN ({holding})"
+            f"SELECT {columns} FROM jobs j WHERE {shared} AND j.t_inactive > {m}"
+            f" UNION ALL SELECT {columns} FROM jobs j WHERE {shared} AND j.state IN ({holding})"
         )
         period = "SELECT " + ", ".join(
             f"CAST({m} AS {real}) AS {name}" for name in ("s0", "e0", "now0")
@@ -323,41 +311,73 @@ class ReportQueries:
         )
         return sql, params
 
-    def ranked(
+    def percentiles(
         self, where: ReportFilter, grouping: str | None, bin_width: float | None
     ) -> tuple[str, list]:
-        """The values the medians and 95th percentiles are taken of, per group (or per
-        bin of ``bin_width`` seconds) and measure: ``wait`` (submit to alloc) of the jobs
-        started in the period, ``runtime`` of those over in it; only the rows around the
-        median and the 95th percentile, with their rank and the count. One pass."""
-        sql, params = self._base(where, filtered=True, free_needed=False)
-        whole = self.dialect.whole
-        # each job's wait and runtime, side by side in one pass over the spans
-        if bin_width is not None:
-            width = float(bin_width)
-            wait_key = whole.format(f"(t_run - s0) / {width!r}")
-            runtime_key = whole.format(f"(t_inactive - s0) / {width!r}")
-        else:
-            wait_key = runtime_key = GROUPINGS[grouping] if grouping else "0"
+        """The median and 95th percentile, linear between ranks (numpy's default), of
+        ``wait`` (submit to alloc) of the jobs started in the period, per group, and of
+        ``runtime`` of those over in it; or, per bin of ``bin_width`` seconds, of the
+        waits of the jobs started in each: rows (measure, group or bin, median, p95)."""
+        sql, params = self._base(where, filtered=True)
         started = "t_run >= s0 AND t_run < e0"
-        over = "t_inactive >= s0 AND t_inactive < e0 AND t_run IS NOT NULL"
+        measures = [("wait", started, "t_run - t_submit")]
+        if bin_width is not None:
+            key = self.dialect.whole.format(f"(t_run - s0) / {float(bin_width)!r}")
+        else:
+            key = GROUPINGS[grouping] if grouping else "0"
+            over = "t_inactive >= s0 AND t_inactive < e0 AND t_run IS NOT NULL"
+            measures.append(("runtime", over, "t_cleanup - t_run"))
+        if self.dialect.ordered_set_aggregates:
+            return sql + self._percentiles_aggregated(key, measures), params
+        return sql + self._percentiles_numbered(key, measures), params
+
+    @staticmethod
+    def _percentiles_aggregated(key: str, measures: Sequence[tuple[str, str, str]]) -> str:
+        """With an ordered-set aggregate (PostgreSQL): one pass, each group's values sorted
+        once."""
+        fractions = f"ARRAY[{MEDIAN!r}, {P95!r}]"
+        aggregates = ", ".join(
+            f"percentile_cont({fractions}) WITHIN GROUP (ORDER BY {value})"
+            f" FILTER (WHERE {chosen}) AS {name}"
+            for name, chosen, value in measures
+        )
+        pairs = ", ".join(f"('{name}', {name})" for name, _, _ in measures)
+        return (
+            f"SELECT m, k, q[1], q[2] FROM (SELECT {key} AS k, {aggregates} FROM spans"
+            f" GROUP BY 1) grouped CROSS JOIN LATERAL (VALUES {pairs}) AS measured (m, q)"
+            " WHERE q IS NOT NULL"
+        )
+
+    def _percentiles_numbered(self, key: str, measures: Sequence[tuple[str, str, str]]) -> str:
+        """Without such an aggregate (SQLite): each job's measures side by side, numbered
+        in their group's order; the rows at and after each percentile's rank are kept,
+        and interpolated between."""
+        whole = self.dialect.whole
+        which = " UNION ALL ".join(f"SELECT {i} AS m" for i in range(len(measures)))
+        names = " ".join(f"WHEN {i} THEN '{name}'" for i, (name, _, _) in enumerate(measures))
+        values = " ".join(f"WHEN {i} THEN {value}" for i, (_, _, value) in enumerate(measures))
+        chosen = " OR ".join(f"(w.m = {i} AND {c})" for i, (_, c, _) in enumerate(measures))
         both = (
-            "SELECT CASE WHEN w.m = 0 THEN 'wait' ELSE 'runtime' END AS m,"
-            f" CASE WHEN w.m = 0 THEN {wait_key} ELSE {runtime_key} END AS k,"
-            " CASE WHEN w.m = 0 THEN t_run - t_submit ELSE t_cleanup - t_run END AS v"
-            " FROM spans CROSS JOIN (SELECT 0 AS m UNION ALL SELECT 1) w"
-            f" WHERE (w.m = 0 AND {started}) OR (w.m = 1 AND {over})"
+            f"SELECT CASE w.m {names} END AS m, {key} AS k, CASE w.m {values} END AS v"
+            f" FROM spans CROSS JOIN ({which}) w WHERE {chosen}"
         )
-        sql += (
-            "SELECT m, k, v, rn, n FROM (SELECT m, k, v, ROW_NUMBER() OVER"
-            " (PARTITION BY m, k ORDER BY v) - 1 AS rn, COUNT(*) OVER (PARTITION BY m, k) AS n"
-            f" FROM ({both}) chosen) numbered"
-            f" WHERE rn = {whole.format('0.5 * (n - 1)')}"
-            f" OR rn = {whole.format('0.5 * (n - 1)')} + 1"
-            f" OR rn = {whole.format('0.95 * (n - 1)')}"
-            f" OR rn = {whole.format('0.95 * (n - 1)')} + 1 ORDER BY m, k, rn"
+        numbered = (
+            "SELECT m, k, v, ROW_NUMBER() OVER (PARTITION BY m, k ORDER BY v) - 1 AS rn,"
+            f" COUNT(*) OVER (PARTITION BY m, k) AS n FROM ({both}) chosen"
         )
-        return sql, params
+        ranks = [(fraction, whole.format(f"{fraction!r} * (n - 1)")) for fraction in (MEDIAN, P95)]
+        at = ", ".join(
+            f"MAX(CASE WHEN rn = {rank} THEN v END) AS low{i},"
+            f" MAX(CASE WHEN rn = {rank} + 1 THEN v END) AS high{i},"
+            f" {fraction!r} * (n - 1) - {rank} AS part{i}"
+            for i, (fraction, rank) in enumerate(ranks)
+        )
+        kept = " OR ".join(f"rn = {rank} OR rn = {rank} + 1" for _, rank in ranks)
+        value = "low{0} + (COALESCE(high{0}, low{0}) - low{0}) * part{0}"
+        return (
+            f"SELECT m, k, {value.format(0)}, {value.format(1)} FROM (SELECT m, k, {at}"
+            f" FROM ({numbered}) numbered WHERE {kept} GROUP BY m, k) around"
+        )
 
     def allocated(self, where: ReportFilter) -> tuple[str, list]:
         """Core-seconds held by every job in the period."""
@@ -375,28 +395,32 @@ class ReportQueries:
     def held_on(self, where: ReportFilter, rank: int, start: float, end: float) -> tuple:
         """The jobs over that held ``rank`` between ``start`` and ``end`` (within the
         period): id, start, end."""
-        m = self.dialect.mark
-        sql, params = self._base(where, filtered=False)
-        sql += (
-            "SELECT spans.id, spans.s, spans.e FROM spans JOIN job_nodes n"
-            " ON n.instance = spans.instance AND n.jobid = spans.id"
-            f" WHERE spans.e > spans.s AND n.rank = {m} AND spans.s < {m} AND spans.e > {m}"
+        d = self.dialect
+        m = d.mark
+        return (
+            f"SELECT jobid, {d.greatest}(t_run, {m}), {d.least}(t_release, {m}) FROM job_nodes"
+            f" WHERE instance = {m} AND rank = {m} AND t_run < {m} AND t_release > {m}",
+            [where.start, where.end, where.instance, rank, end, start],
         )
-        return sql, [*params, rank, end, start]
 
     def node_union(self, where: ReportFilter) -> tuple[str, list]:
         """Per rank, the seconds of the period it was held by at least one job that is
-        over (``job_nodes``): the length of the union of their spans on it."""
-        sql, params = self._base(where, filtered=False)
-        sql += (
-            ", held AS (SELECT n.rank, spans.s, spans.e FROM spans JOIN job_nodes n"
-            " ON n.instance = spans.instance AND n.jobid = spans.id WHERE spans.e > spans.s),"
-            " ordered AS (SELECT rank, s, e, MAX(e) OVER (PARTITION BY rank ORDER BY s, e"
-            " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM held)"
-            " SELECT rank, SUM(CASE WHEN before IS NULL OR before <= s THEN e - s"
-            " WHEN e > before THEN e - before ELSE 0 END) FROM ordered GROUP BY rank"
+        over: the length of the union of their spans on it, one ordered read of
+        ``job_nodes``' spans index (clipping keeps the order of the starts)."""
+        d = self.dialect
+        m = d.mark
+        e = f"{d.least}(t_release, {m})"
+        ordered = (
+            f"SELECT rank, {d.greatest}(t_run, {m}) AS s, {e} AS e, MAX({e}) OVER"
+            " (PARTITION BY rank ORDER BY t_run, t_release"
+            " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM job_nodes"
+            f" WHERE instance = {m} AND t_run < {m} AND t_release > {m}"
         )
-        return sql, params
+        return (
+            "SELECT rank, SUM(CASE WHEN before IS NULL OR before <= s THEN e - s"
+            f" WHEN e > before THEN e - before ELSE 0 END) FROM ({ordered}) spans GROUP BY rank",
+            [where.start, where.end, where.end, where.instance, where.end, where.start],
+        )
 
     def job_r(self, instance: int, jobids: Sequence[int]) -> tuple[str, list]:
         """The R of some jobs (their cores on each rank)."""

@@ -251,6 +251,8 @@ class Dialect(NamedTuple):
     least: str = "LEAST"
     #: the whole part of a number that is not negative, as an integer
     whole: str = "FLOOR({})"
+    #: whether it has ``percentile_cont(...) WITHIN GROUP (ORDER BY ...)``
+    ordered_set_aggregates: bool = False
 
 
 SQLITE_DIALECT = Dialect(
@@ -290,6 +292,7 @@ POSTGRES_DIALECT = Dialect(
     },
     "%s",
     "JOIN",
+    ordered_set_aggregates=True,
 )
 
 
