@@ -509,8 +509,8 @@ cdef class SQLiteWriter:
         """Insert the event rows of ``chunks`` (each an EventSpan, or a list of rows as
         ``Response.rows()`` gives them) and upsert a job row per item of ``jobs``:
         (jobid, nevents, record, uri), the row being ``instance, jobid, nevents,
-        *record.fields(), uri, record.t_free``. In the transaction the caller began; on an error it
-        raises the sqlite3 module's exception, and the caller rolls back."""
+        *record.fields(), uri, record.t_free``. In the transaction the caller began; on an
+        error it raises the sqlite3 module's exception, and the caller rolls back."""
         self.ready()
         for chunk in chunks:
             if type(chunk) is EventSpan:

@@ -81,13 +81,7 @@ class Utilization(NamedTuple):
 def percentiles(rows: Sequence[tuple]) -> dict[tuple[str, Any], tuple[float | None, ...]]:
     """Per measure and group, the median and the 95th percentile, from the rows of
     :meth:`~fluxjournal.storage.queries.ReportQueries.percentiles`."""
-    return {
-        (measure, group): (_number(median), _number(p95)) for measure, group, median, p95 in rows
-    }
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
+    return {(measure, group): (median, p95) for measure, group, median, p95 in rows}
 
 
 #: The sums of a row of the usage query after its group and size bin, and where the

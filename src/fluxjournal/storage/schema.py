@@ -106,7 +106,7 @@ JOB_LIST_COLUMNS = (
 #: The jobs table: the instance and job id, the restart cursor, job-list's fields, the
 #: URI of the Flux instance the job is (``flux jobs`` reports it from the job's ``uri``
 #: memo), added in version 2, and the time of the job's ``free`` entry, added in version 5.
-#: A row is ``(instance, id, nevents, *JobRecord.fields(), *JobRecord.stored_after(uri))``.
+#: A row is ``(instance, id, nevents, *JobRecord.fields(), uri, JobRecord.t_free)``.
 JOB_COLUMNS = (
     Column("instance", "int", True),
     Column("id", "int", True),
