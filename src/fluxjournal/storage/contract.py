@@ -130,7 +130,8 @@ def node_rows(
 
 
 def _released(t_free: float | None, t_inactive: float | None) -> float | None:
-    """Where a job's allocation ended: its ``free`` entry, or its ``clean`` without one."""
+    """Where a job's allocation ended: its ``free`` entry, or its ``clean`` without one
+    (:data:`schema.RELEASE` in SQL)."""
     return t_free if t_free is not None else t_inactive
 
 

@@ -149,6 +149,10 @@ INSTANCE_COLUMNS = (
 
 META_COLUMNS = (Column("key", "text", True), Column("value", "text", True))
 
+#: Where a job's allocation ended, as SQL over a jobs row: its ``free`` entry, or its
+#: ``clean`` without one (``job_nodes.t_release``; ``contract._released`` says the
+#: same in Python).
+RELEASE = "COALESCE(t_free, t_inactive)"
 #: A job's node, and the span it held it (version 5).
 JOB_NODE_COLUMNS = (
     Column("instance", "int", True),
@@ -312,7 +316,7 @@ class Statements:
         #: The inactive jobs that ran, with their ranks and nodes: ``job_nodes`` filled in
         #: for a database of a version before it.
         self.jobs_that_ran = (
-            "SELECT instance, id, ranks, nodelist, t_run, COALESCE(t_free, t_inactive) FROM jobs"
+            f"SELECT instance, id, ranks, nodelist, t_run, {RELEASE} FROM jobs"
             " WHERE state = 'INACTIVE' AND ranks IS NOT NULL"
         )
         #: The spans of allocations for a database of a version before them: each job's
@@ -325,7 +329,7 @@ class Statements:
             "UPDATE job_nodes SET"
             " t_run = (SELECT j.t_run FROM jobs j"
             " WHERE j.instance = job_nodes.instance AND j.id = job_nodes.jobid),"
-            " t_release = (SELECT COALESCE(j.t_free, j.t_inactive) FROM jobs j"
+            f" t_release = (SELECT {RELEASE} FROM jobs j"
             " WHERE j.instance = job_nodes.instance AND j.id = job_nodes.jobid)",
         )
         self.instance_by_name = f"SELECT instance FROM instances WHERE name = {m}"
